@@ -1,0 +1,182 @@
+"""The Django side of the numerics: load rows as arrays, run the engine, write the results back.
+
+This is the one place where stored rows turn into numpy arrays and back. The job bodies here are what the Celery
+tasks in tasks.py call; each is idempotent: results are written with upserts keyed on what they describe (the
+prediction for a score, the question for an aggregate), so a re-run after a crash leaves the same rows.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from amplification.grid import N_POINTS
+from amplification.pooling import linear_pool
+from amplification.scoring import score_predictions
+from forecasts import services
+from forecasts.models import Aggregate, Job, Posterior, Prediction, Prior, Question, Score, Status
+
+log = logging.getLogger(__name__)
+
+# Scores are written in chunks so progress shows and a killed worker loses at most one chunk of work.
+WRITE_CHUNK = 10_000
+
+
+def current_cdfs(question_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(prediction ids, author ids, (n, 201) CDFs) of the current predictions, in one query, ordered by id."""
+    rows = list(
+        Prediction.objects.filter(question_id=question_id, is_current=True)
+        .order_by("id")
+        .values_list("id", "author_id", "cdf_bytes")
+    )
+    if not rows:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, N_POINTS))
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    authors = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+    cdfs = np.frombuffer(b"".join(bytes(r[2]) for r in rows), dtype=np.float64).reshape(len(rows), N_POINTS)
+    return ids, authors, cdfs
+
+
+def _rank(kl: np.ndarray) -> np.ndarray:
+    """Competition ranking (1, 2, 2, 4) by KL, lowest first: equal scores share a rank."""
+    order = np.argsort(kl, kind="stable")
+    sorted_kl = kl[order]
+    first = np.r_[True, sorted_kl[1:] != sorted_kl[:-1]]
+    rank_sorted = np.where(first, np.arange(1, len(kl) + 1), 0)
+    rank_sorted = np.maximum.accumulate(rank_sorted)
+    ranks = np.empty_like(rank_sorted)
+    ranks[order] = rank_sorted
+    return ranks
+
+
+def _write_scores_postgres(question_id: int, rows: list[tuple]) -> None:
+    """COPY into a temporary table, then one INSERT .. ON CONFLICT: ~10x faster than row-by-row upserts."""
+    buffer = io.StringIO()
+    for r in rows:
+        buffer.write("\t".join(repr(v) if isinstance(v, float) else str(v) for v in r))
+        buffer.write("\n")
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS score_load (prediction_id bigint, author_id bigint, kl float8,"
+            " log_score float8, skill float8, crps float8, wasserstein float8, rank integer) ON COMMIT DROP"
+        )
+        cursor.cursor.copy_expert("COPY score_load FROM STDIN", buffer)
+        table = Score._meta.db_table
+        cursor.execute(
+            f"INSERT INTO {table} (question_id, prediction_id, author_id, kl, log_score, skill, crps, wasserstein, rank)"
+            " SELECT %s, prediction_id, author_id, kl, log_score, skill, crps, wasserstein, rank FROM score_load"
+            " ON CONFLICT (prediction_id) DO UPDATE SET kl = EXCLUDED.kl, log_score = EXCLUDED.log_score,"
+            " skill = EXCLUDED.skill, crps = EXCLUDED.crps, wasserstein = EXCLUDED.wasserstein, rank = EXCLUDED.rank",
+            [question_id],
+        )
+        cursor.execute("DROP TABLE score_load")
+
+
+def _write_scores_generic(question_id: int, rows: list[tuple]) -> None:
+    Score.objects.bulk_create(
+        [
+            Score(question_id=question_id, prediction_id=r[0], author_id=r[1], kl=r[2], log_score=r[3], skill=r[4],
+                  crps=r[5], wasserstein=r[6], rank=r[7])
+            for r in rows
+        ],
+        update_conflicts=True,
+        unique_fields=["prediction"],
+        update_fields=["kl", "log_score", "skill", "crps", "wasserstein", "rank"],
+        batch_size=2000,
+    )
+
+
+def question_score(*, job_id: int) -> dict | None:
+    """Score every current prediction of the job's question against the posterior, and refresh the aggregate."""
+    if not services.job_claim(job_id):
+        return None  # already done by an earlier delivery
+    job = Job.objects.select_related("question").get(pk=job_id)
+    question = job.question
+    if question.status == Status.AWARDED:
+        # Scores are frozen once prizes are awarded; a late duplicate delivery changes nothing.
+        services.job_finish(job_id, result={"skipped": "question already awarded"})
+        return None
+    posterior = Posterior.objects.get(question=question)
+    prior = Prior.objects.get(question=question)
+    ids, authors, cdfs = current_cdfs(question.pk)
+    n = len(ids)
+    services.job_progress(job_id, done=0, total=n)
+
+    scores = score_predictions(
+        cdfs, posterior.cdf, prior.cdf, open_lower=question.open_lower, open_upper=question.open_upper,
+        uniform_mix=settings.FA_UNIFORM_MIX,
+    )
+    ranks = _rank(scores.kl)
+    columns = [ids.tolist(), authors.tolist(), scores.kl.tolist(), scores.log_score.tolist(), scores.skill.tolist(),
+               scores.crps.tolist(), scores.wasserstein.tolist(), ranks.tolist()]
+    rows = list(zip(*columns, strict=True))
+    write = _write_scores_postgres if connection.vendor == "postgresql" else _write_scores_generic
+    for start in range(0, n, WRITE_CHUNK):
+        with transaction.atomic():
+            write(question.pk, rows[start : start + WRITE_CHUNK])
+        services.job_progress(job_id, done=min(n, start + WRITE_CHUNK), total=n)
+    # A prediction that stopped being current (it cannot after close, but an admin may edit) keeps no stale score.
+    Score.objects.filter(question=question).exclude(prediction_id__in=Prediction.objects.filter(
+        question=question, is_current=True).values("id")).delete()
+
+    aggregate_store(question=question, ids=ids, cdfs=cdfs, posterior=posterior, prior=prior)
+    now = timezone.now()
+    with transaction.atomic():
+        if Question.objects.filter(pk=question.pk, status=Status.RESOLVED).update(status=Status.SCORED, scored_at=now):
+            services.audit(action="scores.compute", question=question, job=job_id, predictions=n)
+        services.job_finish(job_id, result={"scored": n})
+    return {"scored": n}
+
+
+def aggregate_store(*, question: Question, ids, cdfs: np.ndarray, posterior=None, prior=None) -> Aggregate | None:
+    """The amplified forecast: an equal-weight linear pool of the current predictions, and its scores."""
+    if len(ids) == 0:
+        Aggregate.objects.filter(question=question).delete()
+        return None
+    pooled = linear_pool(cdfs)
+    fields = services._fields_from_cdf(pooled, question.domain, spec={"type": "cdf", "cdf": pooled.tolist()})
+    posterior = posterior if posterior is not None else Posterior.objects.filter(question=question).first()
+    prior = prior if prior is not None else Prior.objects.filter(question=question).first()
+    agg_scores = None
+    if posterior is not None and prior is not None:
+        s = score_predictions(
+            pooled[None, :], posterior.cdf, prior.cdf, open_lower=question.open_lower,
+            open_upper=question.open_upper, uniform_mix=settings.FA_UNIFORM_MIX,
+        )
+        agg_scores = {"kl": float(s.kl[0]), "log_score": float(s.log_score[0]), "skill": float(s.skill[0]),
+                      "crps": float(s.crps[0]), "wasserstein": float(s.wasserstein[0])}
+    aggregate, _ = Aggregate.objects.update_or_create(
+        question=question,
+        defaults={**fields, "method": "equal", "n_predictions": len(ids), "scores": agg_scores,
+                  "updated_at": timezone.now()},
+    )
+    return aggregate
+
+
+def aggregate_refresh(*, job_id: int) -> dict | None:
+    if not services.job_claim(job_id):
+        return None
+    job = Job.objects.select_related("question").get(pk=job_id)
+    ids, _, cdfs = current_cdfs(job.question_id)
+    services.job_progress(job_id, done=0, total=len(ids))
+    aggregate_store(question=job.question, ids=ids, cdfs=cdfs)
+    services.job_finish(job_id, result={"pooled": len(ids)})
+    return {"pooled": len(ids)}
+
+
+def prior_fit(*, job_id: int) -> dict | None:
+    """Recompute the stored prior's canonical form from its spec (after an engine upgrade, or an import)."""
+    if not services.job_claim(job_id):
+        return None
+    job = Job.objects.select_related("question").get(pk=job_id)
+    prior = Prior.objects.get(question=job.question)
+    fields = services.distribution_fields(spec=prior.spec, domain=job.question.domain)
+    Prior.objects.filter(pk=prior.pk).update(**fields)
+    services.job_finish(job_id, result={"fitted": 1})
+    return {"fitted": 1}

@@ -1,0 +1,241 @@
+"""Request and response shapes. Serializers check types and shapes only; every rule lives in services."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from amplification.grid import Domain
+
+from ..models import Evidence, Job, Prediction, Question, Scale, Score, Status
+
+User = get_user_model()
+
+
+# --- fields ----------------------------------------------------------------------------------------------------------
+
+
+@extend_schema_field({"oneOf": [{"type": "number"}, {"type": "string", "format": "date"}]})
+class BoundField(serializers.Field):
+    """A range bound: a number, or an ISO date on a date question. The domain check happens in the service."""
+
+    default_error_messages = {"invalid": "must be a number, or an ISO 8601 date on a date question"}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float | str):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True, "description": "A distribution spec (see DESIGN.md)"})
+class SpecField(serializers.JSONField):
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("must be an object with a `type` (quantiles, lognormal, normal, "
+                                              "histogram, cdf, mixture)")
+        return data
+
+
+class UserRefField(serializers.Field):
+    """A user by username (or numeric id)."""
+
+    default_error_messages = {"missing": "no user {value!r}", "invalid": "must be a username or a user id"}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, int):
+            user = User.objects.filter(pk=data).first()
+        elif isinstance(data, str) and data:
+            user = User.objects.filter(username=data).first()
+        else:
+            self.fail("invalid")
+        if user is None:
+            self.fail("missing", value=data)
+        return user
+
+    def to_representation(self, value):
+        return value.get_username()
+
+
+# --- auth ------------------------------------------------------------------------------------------------------------
+
+
+class CredentialsSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150, error_messages={
+        "invalid": "may contain only letters, digits and @/./+/-/_"})
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+# --- distributions ---------------------------------------------------------------------------------------------------
+
+
+class StoredDistributionSerializer(serializers.Serializer):
+    spec = serializers.JSONField()
+    cdf = serializers.ListField(child=serializers.FloatField(), min_length=201, max_length=201)
+    mass_below = serializers.FloatField()
+    mass_above = serializers.FloatField()
+    summary = serializers.DictField()
+    fit = serializers.DictField(allow_null=True, required=False)
+    notes = serializers.ListField(child=serializers.CharField(), required=False)
+
+    def to_representation(self, instance):
+        data = {
+            "spec": instance.spec,
+            "cdf": instance.cdf.tolist(),
+            "mass_below": instance.mass_below,
+            "mass_above": instance.mass_above,
+            "summary": instance.summary,
+            "notes": instance.notes or [],
+        }
+        if instance.fit is not None:
+            data["fit"] = instance.fit
+        return data
+
+
+class SpecInSerializer(serializers.Serializer):
+    spec = SpecField()
+
+
+class InfluenceInSerializer(serializers.Serializer):
+    evidence = serializers.IntegerField()
+    weight = serializers.FloatField(min_value=0)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+    def validate_weight(self, value):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise serializers.ValidationError("must be finite")
+        return value
+
+
+class PosteriorInSerializer(serializers.Serializer):
+    spec = SpecField()
+    influence = InfluenceInSerializer(many=True, required=False, max_length=10_000)
+
+
+class PredictionInSerializer(serializers.Serializer):
+    spec = SpecField()
+    evidence = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=200)
+
+
+class EvidenceInSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=20_000)
+    sources = serializers.ListField(child=serializers.URLField(max_length=2000), required=False, max_length=20)
+    parent = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+
+# --- questions -------------------------------------------------------------------------------------------------------
+
+
+class QuestionInSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=300)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=50_000, default="")
+    unit = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
+    scale = serializers.ChoiceField(choices=Scale.choices)
+    lower = BoundField()
+    upper = BoundField()
+    open_lower = serializers.BooleanField(required=False, default=False)
+    open_upper = serializers.BooleanField(required=False, default=False)
+    closes_at = serializers.DateTimeField()
+    expert = UserRefField(required=False)
+
+
+class QuestionSerializer(serializers.ModelSerializer):
+    expert = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    lower = serializers.SerializerMethodField()
+    upper = serializers.SerializerMethodField()
+    draw_seed = serializers.SerializerMethodField()
+    has_prior = serializers.SerializerMethodField()
+    has_posterior = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Question
+        fields = [
+            "id", "title", "description", "unit", "scale", "lower", "upper", "open_lower", "open_upper",
+            "closes_at", "expert", "created_by", "status", "created_at", "opened_at", "closed_at", "resolved_at",
+            "scored_at", "awarded_at", "draw_commitment", "draw_seed", "has_prior", "has_posterior",
+        ]
+        read_only_fields = fields
+
+    def _domain(self, obj) -> Domain:
+        return obj.domain
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_lower(self, obj):
+        return obj.domain.format_x(obj.lower)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_upper(self, obj):
+        return obj.domain.format_x(obj.upper)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_draw_seed(self, obj) -> str | None:
+        # The seed stays secret until the award, so no one can compute the draw before the posterior is known.
+        return obj.draw_seed if obj.status == Status.AWARDED else None
+
+    def get_has_prior(self, obj) -> bool:
+        return hasattr(obj, "prior")
+
+    def get_has_posterior(self, obj) -> bool:
+        return hasattr(obj, "posterior")
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    parent = serializers.PrimaryKeyRelatedField(read_only=True)
+    endorsements = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Evidence
+        fields = ["id", "question", "author", "parent", "body", "sources", "created_at", "endorsements"]
+        read_only_fields = fields
+
+    def get_endorsements(self, obj) -> int:
+        return getattr(obj, "n_endorsements", None) or obj.endorsements.count()
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    evidence = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    distribution = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Prediction
+        fields = ["id", "question", "author", "created_at", "is_current", "evidence", "distribution"]
+        read_only_fields = fields
+
+    @extend_schema_field(StoredDistributionSerializer)
+    def get_distribution(self, obj):
+        return StoredDistributionSerializer(obj).data
+
+
+class ScoreSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Score
+        fields = ["prediction", "author", "kl", "log_score", "skill", "crps", "wasserstein", "rank"]
+        read_only_fields = fields
+
+
+class ScoresSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    results = ScoreSerializer(many=True)
+
+
+class JobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Job
+        fields = ["id", "kind", "question", "state", "done", "total", "attempts", "result", "error", "created_at",
+                  "queued_at", "started_at", "finished_at"]
+        read_only_fields = fields

@@ -1,0 +1,191 @@
+"""HTTP API (contract in DESIGN.md). Views parse input, call one service, and shape the output."""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.decorators import action, api_view, permission_classes, throttle_classes
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from .. import selectors, services
+from ..errors import Conflict, NotFound
+from ..models import Aggregate, Evidence, Job, Posterior, Prior, Question, Status
+from . import serializers as s
+
+ERRORS = {
+    400: OpenApiResponse(description="Bad input: {field: [message]}"),
+    403: OpenApiResponse(description="Your role does not allow this"),
+    404: OpenApiResponse(description="No such object"),
+    409: OpenApiResponse(description="The question's status does not allow this"),
+}
+
+
+def _body(serializer_class, request):
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+@extend_schema(request=s.CredentialsSerializer, responses={201: s.TokenSerializer, 400: ERRORS[400]})
+@api_view(["POST"])
+@permission_classes([AllowAny])
+@throttle_classes([])
+def register(request):
+    data = _body(s.CredentialsSerializer, request)
+    with transaction.atomic():
+        user = services.user_register(username=data["username"], password=data["password"])
+        token, _ = Token.objects.get_or_create(user=user)
+    return Response({"token": token.key}, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(request=s.CredentialsSerializer, responses={200: s.TokenSerializer, 400: ERRORS[400]})
+@api_view(["POST"])
+@permission_classes([AllowAny])
+def token(request):
+    data = _body(s.CredentialsSerializer, request)
+    user = authenticate(request, username=data["username"], password=data["password"])
+    if user is None:
+        raise AuthenticationFailed("wrong username or password")
+    token, _ = Token.objects.get_or_create(user=user)
+    return Response({"token": token.key})
+
+
+class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.QuestionSerializer
+    filterset_fields = ["status", "scale"]
+
+    def get_queryset(self):
+        return selectors.questions_visible(self.request.user)
+
+    def get_object(self):
+        question = super().get_object()
+        return services.question_refresh_status(question)
+
+    @extend_schema(request=s.QuestionInSerializer, responses={201: s.QuestionSerializer, **ERRORS})
+    def create(self, request):
+        data = _body(s.QuestionInSerializer, request)
+        question = services.question_create(created_by=request.user, **data)
+        return Response(s.QuestionSerializer(question).data, status=status.HTTP_201_CREATED)
+
+    # --- lifecycle -------------------------------------------------------------------------------------------------
+
+    @extend_schema(request=s.SpecInSerializer, responses={200: s.StoredDistributionSerializer, **ERRORS})
+    @action(detail=True, methods=["get", "put"])
+    def prior(self, request, pk=None):
+        question = self.get_object()
+        if request.method == "GET":
+            return Response(s.StoredDistributionSerializer(get_object_or_404(Prior, question=question)).data)
+        data = _body(s.SpecInSerializer, request)
+        prior = services.prior_set(question=question, user=request.user, spec=data["spec"])
+        return Response(s.StoredDistributionSerializer(prior).data)
+
+    @extend_schema(request=None, responses={200: s.QuestionSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def open(self, request, pk=None):
+        question = services.question_open(question=self.get_object(), user=request.user)
+        return Response(s.QuestionSerializer(question).data)
+
+    @extend_schema(request=None, responses={200: s.QuestionSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        question = services.question_close(question=self.get_object(), user=request.user)
+        return Response(s.QuestionSerializer(question).data)
+
+    # --- evidence and predictions ----------------------------------------------------------------------------------
+
+    @extend_schema(methods=["GET"], request=None, responses={200: s.EvidenceSerializer(many=True)})
+    @extend_schema(methods=["POST"], request=s.EvidenceInSerializer, responses={201: s.EvidenceSerializer, **ERRORS})
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    def evidence(self, request, pk=None):
+        question = self.get_object()
+        if request.method == "GET":
+            return Response(s.EvidenceSerializer(selectors.evidence_list(question), many=True).data)
+        data = _body(s.EvidenceInSerializer, request)
+        evidence = services.evidence_post(
+            question=question, author=request.user, body=data["body"], sources=data.get("sources", []),
+            parent_id=data.get("parent"),
+        )
+        return Response(s.EvidenceSerializer(evidence).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(methods=["GET"], request=None, responses={200: s.PredictionSerializer(many=True)})
+    @extend_schema(methods=["POST"], request=s.PredictionInSerializer, responses={201: s.PredictionSerializer, **ERRORS})
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    def predictions(self, request, pk=None):
+        question = self.get_object()
+        if request.method == "GET":
+            current_only = request.query_params.get("current") in ("1", "true")
+            qs = selectors.predictions_visible(question, request.user, current_only=current_only)
+            return Response(s.PredictionSerializer(qs[:1000], many=True).data)
+        data = _body(s.PredictionInSerializer, request)
+        prediction = services.prediction_submit(
+            question=question, author=request.user, spec=data["spec"], evidence_ids=data.get("evidence", [])
+        )
+        return Response(s.PredictionSerializer(prediction).data, status=status.HTTP_201_CREATED)
+
+    # --- posterior, scores, aggregate ------------------------------------------------------------------------------
+
+    @extend_schema(request=s.PosteriorInSerializer, responses={200: s.StoredDistributionSerializer, **ERRORS})
+    @action(detail=True, methods=["get", "put"])
+    def posterior(self, request, pk=None):
+        question = self.get_object()
+        if request.method == "GET":
+            return Response(s.StoredDistributionSerializer(get_object_or_404(Posterior, question=question)).data)
+        data = _body(s.PosteriorInSerializer, request)
+        posterior = services.posterior_publish(
+            question=question, user=request.user, spec=data["spec"], influence=data.get("influence", [])
+        )
+        body = s.StoredDistributionSerializer(posterior).data
+        job = question.jobs.filter(kind=Job.Kind.SCORE).order_by("-id").first()
+        body["job"] = job.pk if job else None
+        return Response(body)
+
+    @extend_schema(request=None, responses={200: s.ScoresSerializer})
+    @action(detail=True, methods=["get"])
+    def scores(self, request, pk=None):
+        question = self.get_object()
+        results = selectors.scores_list(question) if question.status in (Status.SCORED, Status.AWARDED) else []
+        return Response({"status": question.status, "results": s.ScoreSerializer(results, many=True).data})
+
+    @extend_schema(request=None, responses={200: s.StoredDistributionSerializer, **ERRORS})
+    @action(detail=True, methods=["get"])
+    def aggregate(self, request, pk=None):
+        question = self.get_object()
+        if question.status in (Status.DRAFT, Status.OPEN) and not services.is_organizer(request.user):
+            # The pooled forecast would reveal the hidden predictions while the question is open.
+            raise Conflict("the pooled forecast is shown once the question closes")
+        aggregate = get_object_or_404(Aggregate, question=question)
+        body = s.StoredDistributionSerializer(aggregate).data
+        body.update({"method": aggregate.method, "n_predictions": aggregate.n_predictions,
+                     "scores": aggregate.scores, "updated_at": aggregate.updated_at})
+        return Response(body)
+
+
+class EvidenceEndorseView(viewsets.ViewSet):
+    @extend_schema(request=None, responses={201: s.EvidenceSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def endorse(self, request, pk=None):
+        evidence = get_object_or_404(Evidence.objects.select_related("question"), pk=pk)
+        question = evidence.question
+        if not selectors.questions_visible(request.user).filter(pk=question.pk).exists():
+            raise NotFound("no such evidence")
+        services.evidence_endorse(evidence=evidence, user=request.user)
+        evidence = selectors.evidence_list(question).get(pk=evidence.pk)
+        return Response(s.EvidenceSerializer(evidence).data, status=status.HTTP_201_CREATED)
+
+
+class JobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.JobSerializer
+
+    def get_queryset(self):
+        visible = selectors.questions_visible(self.request.user).values("id")
+        return Job.objects.filter(question_id__in=visible)
+
+
+def question_for(user, pk) -> Question:
+    return get_object_or_404(selectors.questions_visible(user), pk=pk)

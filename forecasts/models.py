@@ -1,0 +1,325 @@
+"""The domain as stored: questions, distributions, evidence, predictions, posteriors, scores, jobs, prizes, audit.
+
+Rules about who may do what live in services.py; the models hold data and rules about a single row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from amplification.grid import N_POINTS, Domain
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+    RESOLVED = "resolved"  # the expert's posterior is published; scoring is queued or running
+    SCORED = "scored"
+    AWARDED = "awarded"
+
+
+class Scale(models.TextChoices):
+    LINEAR = "linear"
+    LOG = "log"
+    DATE = "date"
+
+
+class Question(models.Model):
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    unit = models.CharField(max_length=100, blank=True)
+    scale = models.CharField(max_length=10, choices=Scale.choices)
+    # Bounds in internal units: the value itself on linear/log scales, days since 1970-01-01 on a date scale.
+    lower = models.FloatField()
+    upper = models.FloatField()
+    open_lower = models.BooleanField(default=False)
+    open_upper = models.BooleanField(default=False)
+    closes_at = models.DateTimeField()
+    expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="questions_as_expert")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    created_at = models.DateTimeField(default=timezone.now)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+    awarded_at = models.DateTimeField(null=True, blank=True)
+    # The evidence draw's seed is drawn when the question opens; only its SHA-256 is shown until the award.
+    draw_seed = models.CharField(max_length=64, blank=True)
+    draw_commitment = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(lower__lt=models.F("upper")), name="question_lower_lt_upper")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def domain(self) -> Domain:
+        return Domain(
+            lower=self.lower, upper=self.upper, scale=self.scale, open_lower=self.open_lower, open_upper=self.open_upper
+        )
+
+    def is_past_close(self, now=None) -> bool:
+        return (now or timezone.now()) >= self.closes_at
+
+
+class StoredDistribution(models.Model):
+    """A distribution in canonical form (201-point CDF as float64 bytes) beside the spec the person typed."""
+
+    spec = models.JSONField()
+    cdf_bytes = models.BinaryField()
+    mass_below = models.FloatField()
+    mass_above = models.FloatField()
+    summary = models.JSONField()
+    fit = models.JSONField(null=True, blank=True)
+    notes = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def cdf(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.cdf_bytes), dtype=np.float64, count=N_POINTS)
+
+
+class Prior(StoredDistribution):
+    question = models.OneToOneField(Question, on_delete=models.CASCADE, related_name="prior")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"prior of question {self.question_id}"
+
+
+class Evidence(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="evidence")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="evidence")
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies")
+    body = models.TextField()
+    sources = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"evidence #{self.pk} by {self.author_id} on question {self.question_id}"
+
+
+class Endorsement(models.Model):
+    """A commenter marks another's evidence as "this changed my mind": a signal for the expert, not a weight."""
+
+    evidence = models.ForeignKey(Evidence, on_delete=models.CASCADE, related_name="endorsements")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["evidence", "user"], name="endorsement_once_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} endorses evidence {self.evidence_id}"
+
+
+class Prediction(StoredDistribution):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="predictions")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="predictions")
+    evidence = models.ManyToManyField(Evidence, blank=True, related_name="predictions")
+    created_at = models.DateTimeField(default=timezone.now)
+    # A user's newest prediction is the one scored; older ones are kept as history with is_current=False.
+    is_current = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["question", "is_current"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["question", "author"], condition=Q(is_current=True), name="one_current_prediction_per_author"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"prediction #{self.pk} by {self.author_id} on question {self.question_id}"
+
+
+class Posterior(StoredDistribution):
+    question = models.OneToOneField(Question, on_delete=models.CASCADE, related_name="posterior")
+    published_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"posterior of question {self.question_id}"
+
+
+class Influence(models.Model):
+    """How much one comment moved the expert (their own weight, >= 0), with an optional sentence on why."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="influences")
+    evidence = models.ForeignKey(Evidence, on_delete=models.CASCADE, related_name="influences")
+    weight = models.FloatField()
+    note = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["question", "evidence"], name="one_influence_per_evidence"),
+            models.CheckConstraint(condition=Q(weight__gte=0), name="influence_weight_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"evidence {self.evidence_id} weight {self.weight}"
+
+
+class Aggregate(StoredDistribution):
+    """The pooled crowd forecast (the amplified forecast), recomputed whenever the current predictions change."""
+
+    question = models.OneToOneField(Question, on_delete=models.CASCADE, related_name="aggregate")
+    method = models.CharField(max_length=20, default="equal")
+    n_predictions = models.PositiveIntegerField(default=0)
+    scores = models.JSONField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"pooled forecast of question {self.question_id}"
+
+
+class Score(models.Model):
+    """One current prediction scored against the expert's posterior; keyed on the prediction so re-runs upsert."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="scores")
+    prediction = models.OneToOneField(Prediction, on_delete=models.CASCADE, related_name="score")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kl = models.FloatField()
+    log_score = models.FloatField()
+    skill = models.FloatField()
+    crps = models.FloatField()
+    wasserstein = models.FloatField()
+    rank = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["rank", "prediction_id"]
+        indexes = [models.Index(fields=["question", "rank"])]
+
+    def __str__(self) -> str:
+        return f"score of prediction {self.prediction_id}: rank {self.rank}"
+
+
+class Job(models.Model):
+    class Kind(models.TextChoices):
+        FIT_PRIOR = "fit_prior"
+        SCORE = "score"
+        AGGREGATE = "aggregate"
+        PRIZES = "prizes"
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="jobs")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    params = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job #{self.pk} ({self.state})"
+
+
+class PrizeAllocation(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft"
+        AWARDED = "awarded"
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="allocations")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    currency = models.CharField(max_length=3, default="USD")
+    accuracy_pool = models.DecimalField(max_digits=14, decimal_places=2)
+    evidence_pool = models.DecimalField(max_digits=14, decimal_places=2)
+    accuracy_rule = models.CharField(max_length=30)
+    evidence_rule = models.CharField(max_length=30)
+    params = models.JSONField(default=dict, blank=True)
+    draw = models.JSONField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    awarded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    awarded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["question"], condition=Q(state="awarded"), name="one_award_per_question"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.state} allocation #{self.pk} for question {self.question_id}"
+
+
+class Payout(models.Model):
+    class Kind(models.TextChoices):
+        ACCURACY = "accuracy"
+        EVIDENCE = "evidence"
+
+    allocation = models.ForeignKey(PrizeAllocation, on_delete=models.CASCADE, related_name="payouts")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+    # What earned it: the prediction (accuracy) or the evidence comment (evidence).
+    prediction = models.ForeignKey(Prediction, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["kind", "-amount", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} to {self.user_id}"
+
+
+class AuditEvent(models.Model):
+    """Append-only record of every step that changes a question, its scores or its prizes."""
+
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, null=True, blank=True, related_name="audit")
+    action = models.CharField(max_length=50)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action}"
+
+
+class Competition(models.Model):
+    """Several questions with a prize pool of their own, paid on the leaderboard across them."""
+
+    name = models.CharField(max_length=200)
+    questions = models.ManyToManyField(Question, related_name="competitions", blank=True)
+    pool = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    currency = models.CharField(max_length=3, default="USD")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name

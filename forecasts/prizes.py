@@ -1,0 +1,465 @@
+"""Prizes: draft an allocation of a question's two pools, award it (final), and pay competitions across questions.
+
+The splitting itself is amplification.allocation (rules, cents, the verifiable draw; written up in docs/prizes.md).
+This module turns stored rows into the ``{key: number}`` mappings it takes and stores what it returns:
+
+- Accuracy entries are the question's Score rows, one per current prediction, keyed by ``str(prediction id)``.
+  ``proportional_skill`` splits by skill over the prior; ``winner_takes_all`` and ``top_k`` rank by ``-kl`` (higher
+  is better, i.e. the lowest KL wins).
+- Evidence entries are the expert's influence weights, keyed by ``str(evidence id)``. A payout goes to the comment's
+  author, **one row per comment** (an author with two paid comments gets two rows), so the audit shows which comment
+  earned what; the payouts CSV and the leaderboard sum them per user.
+- Only positive amounts become Payout rows; an entry that earns 0.00 gets no row.
+- A pool nobody can be paid from (no scored prediction, nobody with positive skill, no positive influence weight) is
+  not paid: the draft says so under ``unallocated`` (pool name -> reason) and holds no payouts for it.
+- The evidence draw uses the seed committed when the question opened (never a new one). Its transcript is stored on
+  the allocation; the seed in it stays hidden in API responses until the award reveals it.
+
+Every write runs in one transaction and leaves an AuditEvent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from amplification import allocation
+
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .models import AuditEvent, Competition, Influence, Job, Payout, PrizeAllocation, Question, Score, Status
+from .services import _locked, audit, is_organizer, job_claim, job_finish
+
+# A DecimalField(max_digits=14, decimal_places=2) holds at most 12 digits before the point.
+MAX_POOL = Decimal("999999999999.99")
+MAX_SHARES = 1000
+CURRENCY_LEN = 3
+
+# Reasons a pool may be left unpaid, by the AllocationError field the allocation module raises them on.
+_NOBODY_TO_PAY_FIELDS = ("skills", "scores", "weights")
+
+
+# --- input ----------------------------------------------------------------------------------------------------------
+
+
+def _money_arg(value: Any, field: str) -> Decimal:
+    """A pool or minimum as an exact Decimal: finite, >= 0, at most 2 decimal places, fits the column."""
+    if isinstance(value, bool) or isinstance(value, float):
+        # 0.1 is not a tenth; the API's DecimalField has already turned JSON numbers into Decimals.
+        raise Invalid.field(field, "must be a decimal string such as \"50.00\", not a float")
+    try:
+        amount = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        raise Invalid.field(field, f"{value!r} is not a decimal number") from None
+    if not amount.is_finite():
+        raise Invalid.field(field, "must be finite")
+    if amount < 0:
+        raise Invalid.field(field, "must be >= 0")
+    if amount > MAX_POOL:
+        raise Invalid.field(field, f"must be at most {MAX_POOL}")
+    cents = amount.quantize(Decimal("0.01"))
+    if cents != amount:
+        raise Invalid.field(field, "must have at most 2 decimal places (a whole number of cents)")
+    return cents
+
+
+def _currency_arg(currency: str | None) -> str:
+    currency = settings.FA_CURRENCY if currency in (None, "") else currency
+    if not isinstance(currency, str) or len(currency) != CURRENCY_LEN or not currency.isascii() or not currency.isalpha():
+        raise Invalid.field("currency", "must be a 3-letter ISO 4217 code such as USD")
+    return currency.upper()
+
+
+def _rules_arg(accuracy_rule: str, evidence_rule: str) -> None:
+    if accuracy_rule not in allocation.ACCURACY_RULES:
+        raise Invalid.field("accuracy_rule", f"must be one of {', '.join(allocation.ACCURACY_RULES)}")
+    if evidence_rule not in allocation.EVIDENCE_RULES:
+        raise Invalid.field("evidence_rule", f"must be one of {', '.join(allocation.EVIDENCE_RULES)}")
+
+
+def _shares_arg(accuracy_rule: str, shares: Sequence[Any] | None) -> list[str] | None:
+    if accuracy_rule != "top_k":
+        if shares:
+            raise Invalid.field("shares", "is only used by accuracy_rule top_k")
+        return None
+    if not shares:
+        raise Invalid.field("shares", "is required with accuracy_rule top_k, e.g. [0.5, 0.3, 0.2]")
+    if isinstance(shares, str | bytes) or not isinstance(shares, Sequence) or len(shares) > MAX_SHARES:
+        raise Invalid.field("shares", f"must be a list of at most {MAX_SHARES} fractions")
+    # Checked now, with a one-entry probe, so bad shares are refused even when nobody is scored yet.
+    try:
+        allocation.top_k(Decimal("0"), {"probe": 0}, list(shares))
+    except allocation.AllocationError as exc:
+        raise Invalid.field("shares", exc.message) from None
+    # Kept as the decimal each share was read as, so the stored params replay exactly.
+    return [str(share) for share in shares]
+
+
+def _power_arg(power: Any) -> float:
+    if isinstance(power, bool) or not isinstance(power, int | float | Decimal):
+        raise Invalid.field("power", "must be a number")
+    power = float(power)
+    if not math.isfinite(power) or not 0 < power <= allocation.MAX_POWER:
+        raise Invalid.field("power", f"must be > 0 and <= {allocation.MAX_POWER}")
+    return power
+
+
+def _require_organizer(user, action: str) -> None:
+    if not is_organizer(user):
+        raise Forbidden(f"only organizers may {action}")
+
+
+def _require_scored(question: Question, action: str) -> None:
+    if question.status == Status.AWARDED:
+        raise Conflict("prizes for this question are already awarded; an award is final")
+    if question.status != Status.SCORED:
+        raise Conflict(f"cannot {action} while the question is {question.status} (it must be scored first)")
+
+
+# --- draft and award ------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def prizes_draft(
+    *,
+    question: Question,
+    user,
+    accuracy_pool: Any,
+    evidence_pool: Any,
+    accuracy_rule: str,
+    evidence_rule: str,
+    shares: Sequence[Any] | None = None,
+    power: Any = 1.0,
+    min_payout: Any = "0",
+    currency: str | None = None,
+) -> PrizeAllocation:
+    """A draft allocation with its payouts, computed now (the job runs inline so the caller gets the payouts)."""
+    question = _locked(question)
+    _require_organizer(user, "compute prizes")
+    _require_scored(question, "compute prizes")
+    accuracy_pool = _money_arg(accuracy_pool, "accuracy_pool")
+    evidence_pool = _money_arg(evidence_pool, "evidence_pool")
+    _rules_arg(accuracy_rule, evidence_rule)
+    params = {
+        "shares": _shares_arg(accuracy_rule, shares),
+        "power": _power_arg(power),
+        "min_payout": str(_money_arg(min_payout, "min_payout")),
+    }
+    draft = PrizeAllocation.objects.create(
+        question=question,
+        currency=_currency_arg(currency),
+        accuracy_pool=accuracy_pool,
+        evidence_pool=evidence_pool,
+        accuracy_rule=accuracy_rule,
+        evidence_rule=evidence_rule,
+        params=params,
+        created_by=user,
+    )
+    job = Job.objects.create(question=question, kind=Job.Kind.PRIZES, params={"allocation": draft.pk})
+    draft.params = {**params, "job": job.pk}
+    draft.save(update_fields=["params"])
+    audit(
+        action="prizes.draft", actor=user, question=question, allocation=draft.pk, job=job.pk,
+        accuracy_pool=str(accuracy_pool), evidence_pool=str(evidence_pool), accuracy_rule=accuracy_rule,
+        evidence_rule=evidence_rule, currency=draft.currency, **params,
+    )
+    # Inline, inside this transaction: an input the allocation refuses (a min_payout nobody clears) rolls back the
+    # draft and its job, so nothing is half-stored. The job row still records the run for GET /api/jobs/{id}/.
+    prizes_compute_job(job_id=job.pk)
+    draft.refresh_from_db()
+    return draft
+
+
+def prizes_compute_job(*, job_id: int) -> dict | None:
+    """The job body: (re)compute the payouts of the job's draft allocation.
+
+    Idempotent: payouts are deleted and recreated in one transaction keyed on the allocation, under a lock on it,
+    so a re-run gives the same rows. An awarded allocation, or any allocation of an awarded question, is frozen and
+    left untouched.
+    """
+    if not job_claim(job_id):
+        return None  # already done by an earlier delivery
+    job = Job.objects.get(pk=job_id)
+    with transaction.atomic():
+        question = _locked(job.question)
+        draft = PrizeAllocation.objects.select_for_update().filter(pk=job.params.get("allocation")).first()
+        if draft is None:
+            job_finish(job_id, result={"skipped": "allocation deleted"})
+            return None
+        if draft.state != PrizeAllocation.State.DRAFT or question.status == Status.AWARDED:
+            job_finish(job_id, result={"skipped": "prizes already awarded"})
+            return None
+        payouts, draw, unallocated = _compute(question, draft)
+        Payout.objects.filter(allocation=draft).delete()
+        Payout.objects.bulk_create(payouts)
+        draft.draw = draw
+        draft.params = {**draft.params, "unallocated": unallocated}
+        draft.save(update_fields=["draw", "params"])
+        result = {
+            "allocation": draft.pk,
+            "payouts": len(payouts),
+            "accuracy_paid": str(sum((p.amount for p in payouts if p.kind == Payout.Kind.ACCURACY), Decimal("0.00"))),
+            "evidence_paid": str(sum((p.amount for p in payouts if p.kind == Payout.Kind.EVIDENCE), Decimal("0.00"))),
+            "unallocated": unallocated,
+            "draw_winner": draw["winner"] if draw else None,
+        }
+        audit(action="prizes.compute", question=question, job=job_id, **result)
+        job_finish(job_id, result=result)
+    return result
+
+
+def _run_rule(fn, *args, pool_name: str, unallocated: dict[str, str]):
+    """Call one allocation rule; "nobody to pay" leaves the pool unallocated, any other refusal is a 400."""
+    try:
+        return fn(*args)
+    except allocation.AllocationError as exc:
+        if exc.field in _NOBODY_TO_PAY_FIELDS:
+            unallocated[pool_name] = exc.message
+            return None
+        raise Invalid.field(exc.field, exc.message) from None
+
+
+def _compute(question: Question, draft: PrizeAllocation) -> tuple[list[Payout], dict | None, dict[str, str]]:
+    unallocated: dict[str, str] = {}
+    payouts: list[Payout] = []
+    params = draft.params or {}
+
+    scores = list(Score.objects.filter(question=question).values_list("prediction_id", "author_id", "kl", "skill"))
+    authors = {str(pid): author for pid, author, _, _ in scores}
+    if not scores:
+        unallocated["accuracy"] = "no scored predictions"
+        accuracy = None
+    elif draft.accuracy_rule == "proportional_skill":
+        skills = {str(pid): skill for pid, _, _, skill in scores}
+        accuracy = _run_rule(
+            allocation.proportional_skill, draft.accuracy_pool, skills, params.get("power", 1.0),
+            Decimal(params.get("min_payout", "0")), pool_name="accuracy", unallocated=unallocated,
+        )
+    else:
+        # Higher is better for the rules: minus the KL divergence to the posterior.
+        ranking = {str(pid): -kl for pid, _, kl, _ in scores}
+        if draft.accuracy_rule == "winner_takes_all":
+            accuracy = _run_rule(allocation.winner_takes_all, draft.accuracy_pool, ranking,
+                                 pool_name="accuracy", unallocated=unallocated)
+        else:
+            accuracy = _run_rule(allocation.top_k, draft.accuracy_pool, ranking, params["shares"],
+                                 pool_name="accuracy", unallocated=unallocated)
+    for key, amount in (accuracy or {}).items():
+        if amount > 0:
+            payouts.append(Payout(allocation=draft, user_id=authors[key], kind=Payout.Kind.ACCURACY, amount=amount,
+                                  prediction_id=int(key)))
+
+    influence = list(Influence.objects.filter(question=question).values_list("evidence_id", "evidence__author_id",
+                                                                            "weight"))
+    evidence_authors = {str(eid): author for eid, author, _ in influence}
+    weights = {str(eid): weight for eid, _, weight in influence}
+    draw = None
+    if not influence:
+        unallocated["evidence"] = "the expert gave no influence weights"
+        evidence = None
+    elif draft.evidence_rule == "proportional":
+        evidence = _run_rule(allocation.evidence_proportional, draft.evidence_pool, weights,
+                             pool_name="evidence", unallocated=unallocated)
+    else:
+        if not allocation.verify_commitment(question.draw_seed, question.draw_commitment):
+            raise Conflict("the question's draw seed does not match its published commitment; the draw cannot run")
+        draw = _run_rule(allocation.draw_transcript, question.draw_seed, weights,
+                         pool_name="evidence", unallocated=unallocated)
+        evidence = None if draw is None else {draw["winner"]: draft.evidence_pool}
+    for key, amount in (evidence or {}).items():
+        if amount > 0:
+            payouts.append(Payout(allocation=draft, user_id=evidence_authors[key], kind=Payout.Kind.EVIDENCE,
+                                  amount=amount, evidence_id=int(key)))
+    return payouts, draw, unallocated
+
+
+@transaction.atomic
+def prizes_award(*, question: Question, user, allocation_id: int | None = None) -> PrizeAllocation:
+    """Make a draft final (the latest draft if no id is given): the question becomes `awarded`, its seed public."""
+    question = _locked(question)
+    _require_organizer(user, "award prizes")
+    _require_scored(question, "award prizes")
+    drafts = PrizeAllocation.objects.select_for_update().filter(question=question, state=PrizeAllocation.State.DRAFT)
+    if allocation_id is None:
+        draft = drafts.order_by("-created_at", "-id").first()
+        if draft is None:
+            raise Conflict("there is no draft allocation to award; POST /api/questions/{id}/prizes/ first")
+    else:
+        draft = drafts.filter(pk=allocation_id).first()
+        if draft is None:
+            raise Invalid.field("allocation", f"no draft allocation #{allocation_id} on this question")
+    job = Job.objects.filter(pk=(draft.params or {}).get("job")).first()
+    if job is None or job.state != Job.State.DONE:
+        raise Conflict("this draft's payouts are not computed yet; wait for its job to finish")
+    now = timezone.now()
+    draft.state = PrizeAllocation.State.AWARDED
+    draft.awarded_by = user
+    draft.awarded_at = now
+    try:
+        # A savepoint, so the constraint one_award_per_question answers a 409 rather than breaking the transaction.
+        with transaction.atomic():
+            draft.save(update_fields=["state", "awarded_by", "awarded_at"])
+    except IntegrityError:
+        raise Conflict("prizes for this question are already awarded; an award is final") from None
+    question.status = Status.AWARDED
+    question.awarded_at = now
+    question.save(update_fields=["status", "awarded_at"])
+    payouts = list(draft.payouts.values_list("user__username", "kind", "amount", "prediction_id", "evidence_id"))
+    audit(
+        action="prizes.award", actor=user, question=question, allocation=draft.pk, currency=draft.currency,
+        # Revealed now: anyone can check sha256(seed) == the commitment shown since the question opened.
+        draw_seed=question.draw_seed, draw_commitment=question.draw_commitment,
+        draw_winner=draft.draw["winner"] if draft.draw else None,
+        payouts=[{"user": u, "kind": k, "amount": str(a), "prediction": p, "evidence": e}
+                 for u, k, a, p, e in payouts],
+    )
+    return draft
+
+
+def allocations_visible(question: Question, user) -> QuerySet[PrizeAllocation]:
+    qs = question.allocations.select_related("created_by", "awarded_by").prefetch_related("payouts__user")
+    if is_organizer(user):
+        return qs
+    return qs.filter(state=PrizeAllocation.State.AWARDED)
+
+
+def payouts_by_user(allocation_row: PrizeAllocation) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    for payout in allocation_row.payouts.all():
+        totals[payout.user.get_username()] += payout.amount
+    return dict(totals)
+
+
+# --- leaderboards ---------------------------------------------------------------------------------------------------
+
+
+def question_leaderboard(question: Question) -> dict[str, Any]:
+    """Scores best first with their ranks, and each row's accuracy and evidence payouts once awarded."""
+    scored = question.status in (Status.SCORED, Status.AWARDED)
+    rows = list(question.scores.select_related("author").order_by("rank", "prediction_id")) if scored else []
+    awarded = question.allocations.filter(state=PrizeAllocation.State.AWARDED).first()
+    paid: dict[int, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    payouts = []
+    if awarded is not None:
+        for payout in awarded.payouts.select_related("user"):
+            paid[payout.user_id] += payout.amount
+            payouts.append(payout)
+    results = [
+        {
+            "rank": row.rank, "user": row.author.get_username(), "prediction": row.prediction_id, "kl": row.kl,
+            "skill": row.skill, "crps": row.crps,
+            "payout": str(paid[row.author_id]) if awarded is not None else None,
+        }
+        for row in rows
+    ]
+    return {"status": question.status, "currency": awarded.currency if awarded else None, "results": results,
+            "payouts": payouts}
+
+
+def _competition_ranks(totals: list[float]) -> list[int]:
+    """Competition ranking (1, 2, 2, 4) of totals already sorted best (highest) first."""
+    ranks = []
+    for i, total in enumerate(totals):
+        ranks.append(ranks[-1] if i and total == totals[i - 1] else i + 1)
+    return ranks
+
+
+def competition_leaderboard(competition: Competition) -> list[dict[str, Any]]:
+    """Per user, across the competition's scored questions: total skill (0 where they did not predict), mean KL
+    over the questions they did predict, and how many; ranked by total skill, highest first (ties share a rank)."""
+    rows = Score.objects.filter(
+        question__in=competition.questions.filter(status__in=(Status.SCORED, Status.AWARDED))
+    ).values_list("author_id", "author__username", "skill", "kl")
+    per_user: dict[int, dict[str, Any]] = {}
+    for author_id, username, skill, kl in rows:
+        entry = per_user.setdefault(author_id, {"user_id": author_id, "user": username, "skill": [], "kl": []})
+        entry["skill"].append(skill)
+        entry["kl"].append(kl)
+    board = [
+        {
+            "user_id": e["user_id"], "user": e["user"], "total_skill": math.fsum(e["skill"]),
+            "mean_kl": math.fsum(e["kl"]) / len(e["kl"]), "questions": len(e["kl"]),
+        }
+        for e in per_user.values()
+    ]
+    board.sort(key=lambda e: (-e["total_skill"], e["mean_kl"], e["user"]))
+    for entry, rank in zip(board, _competition_ranks([e["total_skill"] for e in board]), strict=True):
+        entry["rank"] = rank
+    return board
+
+
+# --- competitions ---------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def competition_create(*, user, name: str, question_ids: Sequence[int], pool: Any,
+                       currency: str | None = None) -> Competition:
+    _require_organizer(user, "create a competition")
+    if not name or not name.strip():
+        raise Invalid.field("name", "must not be blank")
+    pool = _money_arg(pool, "pool")
+    question_ids = list(dict.fromkeys(question_ids))
+    questions = list(Question.objects.filter(pk__in=question_ids))
+    missing = sorted(set(question_ids) - {q.pk for q in questions})
+    if missing:
+        raise Invalid.field("questions", f"no questions {missing}")
+    competition = Competition.objects.create(name=name.strip(), pool=pool, currency=_currency_arg(currency))
+    competition.questions.set(questions)
+    audit(action="competition.create", actor=user, competition=competition.pk, name=competition.name,
+          questions=sorted(question_ids), pool=str(pool), currency=competition.currency)
+    return competition
+
+
+def competition_award_event(competition: Competition) -> AuditEvent | None:
+    """The competition's award, if any. It lives in the append-only audit log (question=None), which is the record."""
+    return (AuditEvent.objects.filter(question=None, action="competition.award", data__competition=competition.pk)
+            .order_by("id").first())
+
+
+@transaction.atomic
+def competition_award(*, competition: Competition, user) -> AuditEvent:
+    """Split the competition pool by proportional_skill over each user's total skill. Final: once per competition.
+
+    Every question must be scored (or awarded), so the totals no longer move.
+    """
+    _require_organizer(user, "award a competition")
+    competition = Competition.objects.select_for_update().get(pk=competition.pk)
+    if competition_award_event(competition) is not None:
+        raise Conflict("this competition's prizes are already awarded; an award is final")
+    questions = list(competition.questions.all())
+    if not questions:
+        raise Conflict("the competition has no questions")
+    pending = sorted(q.pk for q in questions if q.status not in (Status.SCORED, Status.AWARDED))
+    if pending:
+        raise Conflict(f"questions {pending} are not scored yet")
+    board = competition_leaderboard(competition)
+    if not board:
+        raise Conflict("nobody has a score in this competition")
+    try:
+        split = allocation.proportional_skill(
+            competition.pool, {str(e["user_id"]): e["total_skill"] for e in board}
+        )
+    except allocation.AllocationError as exc:
+        raise Conflict(f"the pool cannot be split: {exc.message}") from None
+    names = {str(e["user_id"]): e["user"] for e in board}
+    payouts = [{"user": names[key], "user_id": int(key), "amount": str(amount)}
+               for key, amount in sorted(split.items(), key=lambda kv: (-kv[1], names[kv[0]])) if amount > 0]
+    return AuditEvent.objects.create(
+        action="competition.award", actor=user, question=None,
+        data={"competition": competition.pk, "pool": str(competition.pool), "currency": competition.currency,
+              "rule": "proportional_skill", "payouts": payouts},
+    )
+
+
+def competition_get(pk: int) -> Competition:
+    competition = Competition.objects.filter(pk=pk).first()
+    if competition is None:
+        raise NotFound("no such competition")
+    return competition

@@ -1,0 +1,42 @@
+"""Reads: which rows each user may see."""
+
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+
+from .models import Evidence, Prediction, Question, Score, Status
+from .services import is_expert, is_organizer
+
+# Others' predicted posteriors stay hidden while a question is open, so commenters cannot copy each other and the
+# expert is not anchored by the crowd before reading the evidence.
+PREDICTIONS_PUBLIC_FROM = (Status.CLOSED, Status.RESOLVED, Status.SCORED, Status.AWARDED)
+
+
+def questions_visible(user) -> QuerySet[Question]:
+    qs = Question.objects.select_related("expert", "created_by", "prior", "posterior")
+    if is_organizer(user):
+        return qs
+    # Drafts are visible only to their expert and creator.
+    from django.db.models import Q
+
+    return qs.filter(~Q(status=Status.DRAFT) | Q(expert=user) | Q(created_by=user)) if user.is_authenticated else (
+        qs.exclude(status=Status.DRAFT))
+
+
+def evidence_list(question: Question) -> QuerySet[Evidence]:
+    return question.evidence.select_related("author").annotate(n_endorsements=Count("endorsements"))
+
+
+def predictions_visible(question: Question, user, *, current_only: bool = False) -> QuerySet[Prediction]:
+    qs = question.predictions.select_related("author").prefetch_related("evidence")
+    if current_only:
+        qs = qs.filter(is_current=True)
+    if question.status in PREDICTIONS_PUBLIC_FROM or is_organizer(user):
+        return qs
+    if is_expert(user, question):
+        return qs.none()
+    return qs.filter(author=user)
+
+
+def scores_list(question: Question) -> QuerySet[Score]:
+    return question.scores.select_related("author").order_by("rank", "prediction_id")

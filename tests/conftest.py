@@ -1,0 +1,103 @@
+"""Shared fixtures: personas (the question's expert, commenters, an organizer, an outsider) and API clients."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from forecasts import services
+
+User = get_user_model()
+
+COMPUTE_QUESTION = {
+    "title": "Compute in the largest ML training run before 2030",
+    "description": "PF/s-days",
+    "unit": "PF/s-days",
+    "scale": "log",
+    "lower": 1e2,
+    "upper": 1e18,
+    "open_lower": True,
+    "open_upper": True,
+}
+PRIOR_SPEC = {"type": "quantiles", "points": [{"p": 0.05, "x": 1e9}, {"p": 0.5, "x": 1e13}, {"p": 0.95, "x": 1e17}]}
+POSTERIOR_SPEC = {"type": "lognormal", "median": 1e9, "sigma": 2.0}
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The default hasher is deliberately slow; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str, *, organizer: bool = False):
+        user = User.objects.create_user(username=username, password="pass-word-123")
+        if organizer:
+            user.groups.add(Group.objects.get_or_create(name="organizers")[0])
+        return user
+
+    return make
+
+
+@pytest.fixture
+def expert(make_user):
+    return make_user("expert")
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+@pytest.fixture
+def carol(make_user):
+    return make_user("carol")
+
+
+@pytest.fixture
+def organizer(make_user):
+    return make_user("organizer", organizer=True)
+
+
+@pytest.fixture
+def outsider(make_user):
+    return make_user("outsider")
+
+
+@pytest.fixture
+def client_for():
+    def make(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def draft_question(expert):
+    return services.question_create(created_by=expert, closes_at=timezone.now() + timedelta(days=7), **COMPUTE_QUESTION)
+
+
+@pytest.fixture
+def open_question(draft_question, expert):
+    services.prior_set(question=draft_question, user=expert, spec=PRIOR_SPEC)
+    return services.question_open(question=draft_question, user=expert)
+
+
+@pytest.fixture
+def closed_question(open_question, expert, alice):
+    services.prediction_submit(question=open_question, author=alice, spec=POSTERIOR_SPEC)
+    return services.question_close(question=open_question, user=expert)
