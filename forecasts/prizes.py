@@ -51,7 +51,7 @@ _NOBODY_TO_PAY_FIELDS = ("skills", "scores", "weights")
 
 def _money_arg(value: Any, field: str) -> Decimal:
     """A pool or minimum as an exact Decimal: finite, >= 0, at most 2 decimal places, fits the column."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         # 0.1 is not a tenth; the API's DecimalField has already turned JSON numbers into Decimals.
         raise Invalid.field(field, "must be a decimal string such as \"50.00\", not a float")
     try:

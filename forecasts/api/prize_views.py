@@ -12,15 +12,18 @@ import json
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers, status
 from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from amplification import allocation
 
-from .. import prizes
-from ..models import Payout, PrizeAllocation, Status
+from .. import prizes, services
+from ..errors import Conflict, Forbidden
+from ..models import AuditEvent, Competition, Influence, Payout, PrizeAllocation, Status
+from .views import question_for
 
 ERRORS = {
     400: OpenApiResponse(description="Bad input: {field: [message]}"),

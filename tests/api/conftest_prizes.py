@@ -1,0 +1,79 @@
+"""Scored questions built through the services, for the prize, leaderboard and audit tests.
+
+Imported explicitly by those modules (tests/conftest.py has the personas: expert, alice, bob, carol, organizer,
+outsider, client_for). With eager tasks the scoring job runs when the transaction commits, so building runs inside
+``django_capture_on_commit_callbacks(execute=True)``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from forecasts import demo, services
+from forecasts.models import Question, Status
+
+User = get_user_model()
+
+QUESTION = {
+    "title": "Compute in the largest ML training run before 2030",
+    "unit": "PF/s-days",
+    "scale": "log",
+    "lower": 1e2,
+    "upper": 1e18,
+    "open_lower": True,
+    "open_upper": True,
+}
+# Close to the posterior, no change from the prior, and the wrong way: skill positive, zero, negative.
+CLOSE, NO_CHANGE, WRONG_WAY = demo.COMPUTE_CLOSE, demo.COMPUTE_PRIOR, demo.COMPUTE_WRONG_WAY
+PRIZES = {"accuracy_pool": "50.00", "evidence_pool": "50.00", "accuracy_rule": "winner_takes_all",
+          "evidence_rule": "proportional"}
+
+
+def build_scored_question(
+    capture, *, expert, predictions: dict, evidence: dict | None = None, title: str = QUESTION["title"],
+) -> Question:
+    """A question through draft -> open -> closed -> resolved -> scored.
+
+    ``predictions``: author -> spec. ``evidence``: author -> influence weight the expert gives their one comment.
+    """
+    evidence = evidence or {}
+    with capture(execute=True):
+        question = services.question_create(
+            created_by=expert, closes_at=timezone.now() + timedelta(days=7), **{**QUESTION, "title": title}
+        )
+        services.prior_set(question=question, user=expert, spec=demo.COMPUTE_PRIOR)
+        services.question_open(question=question, user=expert)
+        posted = {
+            author: services.evidence_post(question=question, author=author, body=f"{author.username}'s argument")
+            for author in evidence
+        }
+        for author, spec in predictions.items():
+            services.prediction_submit(question=question, author=author, spec=spec)
+        services.question_close(question=question, user=expert)
+        services.posterior_publish(
+            question=question, user=expert, spec=demo.COMPUTE_POSTERIOR,
+            influence=[{"evidence": posted[a].pk, "weight": w, "note": f"{a.username} moved me"}
+                       for a, w in evidence.items()],
+        )
+    question.refresh_from_db()
+    assert question.status == Status.SCORED, question.jobs.values_list("kind", "state", "error")
+    return question
+
+
+@pytest.fixture
+def staff(db):
+    return User.objects.create_user(username="staff", password="pass-word-123", is_staff=True)
+
+
+@pytest.fixture
+def scored_question(django_capture_on_commit_callbacks, expert, alice, bob, carol):
+    """alice predicts close, bob predicts no change, carol the wrong way; the expert weighs their comments 3:1:0."""
+    return build_scored_question(
+        django_capture_on_commit_callbacks, expert=expert,
+        predictions={alice: CLOSE, bob: NO_CHANGE, carol: WRONG_WAY},
+        evidence={alice: 3.0, bob: 1.0, carol: 0.0},
+    )
