@@ -214,9 +214,17 @@ class _ParametricModel:
     @classmethod
     def build(cls, transform: str, loc: float, scale: float, tails: _Tails, domain: Domain) -> _ParametricModel:
         za, zb = _z(_t_of_x(transform, np.array([domain.lower, domain.upper]), domain), loc, scale)
-        below = 0.0 if not domain.open_lower else (tails.below if tails.below is not None else float(np.exp(log_ndtr(za))))
-        above = 0.0 if not domain.open_upper else (tails.above if tails.above is not None else float(np.exp(log_ndtr(-zb))))
-        return cls(transform, loc, scale, float(za), float(zb), below, above)
+        za, zb = float(za), float(zb)
+        given_below, given_above = below, above = tails.fixed()
+        # An open side without a given mass keeps the parametric tail, as a share of what the given mass on the
+        # other side leaves: P(X < lower | X <= upper) * (1 - mass_above), and the mirror image.
+        if domain.open_lower and tails.below is None:
+            cut = log_ndtr(zb) if tails.above is not None else 0.0
+            below = (1.0 - given_above) * float(np.exp(log_ndtr(za) - cut))
+        if domain.open_upper and tails.above is None:
+            cut = log_ndtr(-za) if tails.below is not None else 0.0
+            above = (1.0 - given_below) * float(np.exp(log_ndtr(-zb) - cut))
+        return cls(transform, loc, scale, za, zb, min(below, 1.0), min(above, 1.0))
 
     @property
     def inside(self) -> float:
@@ -292,11 +300,16 @@ def _rescale(cdf: np.ndarray, tails: _Tails, domain: Domain, path: str) -> np.nd
     """A CDF with its own tails -> the same in-range shape with the given tail masses replacing its own."""
     if tails.below is None and tails.above is None:
         return cdf
-    below = tails.below if tails.below is not None else (cdf[0] if domain.open_lower else 0.0)
-    above = tails.above if tails.above is not None else (1.0 - cdf[-1] if domain.open_upper else 0.0)
     span = cdf[-1] - cdf[0]
     if not span > 0:
         raise SpecError(path, "has no probability inside the range, so it cannot be rescaled to the given tail masses")
+    own_below, own_above = float(cdf[0]), float(1.0 - cdf[-1])
+    given_below, given_above = below, above = tails.fixed()
+    # As for parametric shapes: an open side without a given mass keeps its own share of what the given side leaves.
+    if domain.open_lower and tails.below is None:
+        below = (1.0 - given_above) * own_below / (own_below + span)
+    if domain.open_upper and tails.above is None:
+        above = (1.0 - given_below) * own_above / (own_above + span)
     return _fill((cdf - cdf[0]) / span, float(below), float(above))
 
 
@@ -389,7 +402,12 @@ class _Mixture:
 
     def build(self, domain: Domain) -> Distribution:
         built = [component.build(domain) for component in self.components]
-        pooled = _tidy(self.weights @ np.stack([d.cdf for d in built]))
+        pooled = self.weights @ np.stack([d.cdf for d in built])
+        if not domain.open_lower:
+            pooled[0] = 0.0  # exact, despite the weights' round-off
+        if not domain.open_upper:
+            pooled[-1] = 1.0
+        pooled = _tidy(pooled)
         notes = [self.note] if self.note else []
         for i, d in enumerate(built):
             notes.extend(f"components[{i}]: {n}" for n in d.notes)

@@ -23,8 +23,6 @@ from forecasts.models import Aggregate, Job, Posterior, Prediction, Prior, Quest
 
 log = logging.getLogger(__name__)
 
-# Scores are written in chunks so progress shows and a killed worker loses at most one chunk of work.
-WRITE_CHUNK = 10_000
 
 
 def current_cdfs(question_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,10 +115,12 @@ def question_score(*, job_id: int) -> dict | None:
                scores.crps.tolist(), scores.wasserstein.tolist(), ranks.tolist()]
     rows = list(zip(*columns, strict=True))
     write = _write_scores_postgres if connection.vendor == "postgresql" else _write_scores_generic
-    for start in range(0, n, WRITE_CHUNK):
+    # Scores are written in chunks so progress shows and a killed worker loses at most one chunk of work.
+    chunk = settings.FA_SCORE_WRITE_CHUNK
+    for start in range(0, n, chunk):
         with transaction.atomic():
-            write(question.pk, rows[start : start + WRITE_CHUNK])
-        services.job_progress(job_id, done=min(n, start + WRITE_CHUNK), total=n)
+            write(question.pk, rows[start : start + chunk])
+        services.job_progress(job_id, done=min(n, start + chunk), total=n)
     # A prediction that stopped being current (it cannot after close, but an admin may edit) keeps no stale score.
     Score.objects.filter(question=question).exclude(prediction_id__in=Prediction.objects.filter(
         question=question, is_current=True).values("id")).delete()

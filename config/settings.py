@@ -175,6 +175,10 @@ if not 0.0 < FA_UNIFORM_MIX < 0.5:
     raise ImproperlyConfigured(f"FA_UNIFORM_MIX={FA_UNIFORM_MIX}: must lie in (0, 0.5)")
 # A job still `running` with no heartbeat for this long is taken to have lost its worker and is queued again.
 FA_JOB_STALE_SECONDS = env_int("FA_JOB_STALE_SECONDS", 900)
+# Scores are written this many rows per transaction; each chunk also records the job's progress.
+FA_SCORE_WRITE_CHUNK = env_int("FA_SCORE_WRITE_CHUNK", 10_000)
+if FA_SCORE_WRITE_CHUNK < 1:
+    raise ImproperlyConfigured("FA_SCORE_WRITE_CHUNK must be at least 1")
 FA_CURRENCY = env_str("FA_CURRENCY", "USD")
 
 LOGGING = {

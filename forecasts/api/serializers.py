@@ -16,6 +16,13 @@ User = get_user_model()
 
 # --- fields ----------------------------------------------------------------------------------------------------------
 
+# Ids are 64-bit: a larger number is a 400 here rather than an overflow in the database driver.
+MAX_ID = 2**63 - 1
+
+
+def id_field(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
 
 @extend_schema_field({"oneOf": [{"type": "number"}, {"type": "string", "format": "date"}]})
 class BoundField(serializers.Field):
@@ -50,7 +57,7 @@ class UserRefField(serializers.Field):
         if isinstance(data, bool):
             self.fail("invalid")
         if isinstance(data, int):
-            user = User.objects.filter(pk=data).first()
+            user = User.objects.filter(pk=data).first() if 0 < data <= MAX_ID else None
         elif isinstance(data, str) and data:
             user = User.objects.filter(username=data).first()
         else:
@@ -107,7 +114,7 @@ class SpecInSerializer(serializers.Serializer):
 
 
 class InfluenceInSerializer(serializers.Serializer):
-    evidence = serializers.IntegerField()
+    evidence = id_field()
     weight = serializers.FloatField(min_value=0)
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
@@ -124,13 +131,13 @@ class PosteriorInSerializer(serializers.Serializer):
 
 class PredictionInSerializer(serializers.Serializer):
     spec = SpecField()
-    evidence = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=200)
+    evidence = serializers.ListField(child=id_field(), required=False, max_length=200)
 
 
 class EvidenceInSerializer(serializers.Serializer):
     body = serializers.CharField(max_length=20_000)
     sources = serializers.ListField(child=serializers.URLField(max_length=2000), required=False, max_length=20)
-    parent = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    parent = id_field(required=False, allow_null=True)
 
 
 # --- questions -------------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Scored questions built through the services, for the prize, leaderboard and audit tests.
 
-Imported explicitly by those modules (tests/conftest.py has the personas: expert, alice, bob, carol, organizer,
+Imported explicitly by those modules (the fixtures as ``*_fixture``, registered under their short names) (tests/conftest.py has the personas: expert, alice, bob, carol, organizer,
 outsider, client_for). With eager tasks the scoring job runs when the transaction commits, so building runs inside
 ``django_capture_on_commit_callbacks(execute=True)``.
 """
@@ -64,13 +64,13 @@ def build_scored_question(
     return question
 
 
-@pytest.fixture
-def staff(db):
+@pytest.fixture(name="staff")
+def staff_fixture(db):
     return User.objects.create_user(username="staff", password="pass-word-123", is_staff=True)
 
 
-@pytest.fixture
-def scored_question(django_capture_on_commit_callbacks, expert, alice, bob, carol):
+@pytest.fixture(name="scored_question")
+def scored_question_fixture(django_capture_on_commit_callbacks, expert, alice, bob, carol):
     """alice predicts close, bob predicts no change, carol the wrong way; the expert weighs their comments 3:1:0."""
     return build_scored_question(
         django_capture_on_commit_callbacks, expert=expert,

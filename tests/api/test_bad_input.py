@@ -159,3 +159,12 @@ def test_a_bad_influence_weight_leaves_no_posterior(client_for, closed_question,
     assert not Influence.objects.exists()
     closed_question.refresh_from_db()
     assert closed_question.status == "closed"
+
+
+@pytest.mark.parametrize("path", ["/api/questions/{big}/", "/api/questions/{big}/scores/", "/api/jobs/{big}/",
+                                  "/api/evidence/{big}/endorse/"])
+def test_an_id_past_64_bits_is_404_not_a_crash(client_for, alice, path):
+    client = client_for(alice)
+    url = path.format(big=10**30)
+    response = client.post(url) if url.endswith("endorse/") else client.get(url)
+    assert response.status_code == 404

@@ -66,7 +66,7 @@ CASES = [
     ("quantile_point_extra_key", LOG, {"type": "quantiles", "points": [{"p": 0.1, "x": 2, "w": 1},
                                                                        {"p": 0.5, "x": 9}]}, "points[0].w"),
     ("cdf_wrong_length", OPEN, cdf_of(RAMP[:-1]), "cdf"),
-    ("cdf_decreasing", OPEN, cdf_of(RAMP[:100] + [0.2] + RAMP[101:]), "cdf[100]"),
+    ("cdf_decreasing", OPEN, cdf_of([*RAMP[:100], 0.2, *RAMP[101:]]), "cdf[100]"),
     ("cdf_above_one", OPEN, cdf_of([*RAMP[:-1], 1.5]), "cdf[200]"),
     ("cdf_nan", OPEN, cdf_of([*RAMP[:50], math.nan, *RAMP[51:]]), "cdf[50]"),
     ("cdf_closed_lower_not_zero", CLOSED, cdf_of([0.1] + [max(0.1, v) for v in RAMP[1:]]), "cdf[0]"),
