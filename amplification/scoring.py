@@ -22,6 +22,7 @@ from .grid import N_POINTS
 
 DEFAULT_UNIFORM_MIX = 0.01  # Metaculus mixes 1% uniform into predictions before log scoring
 BLOCK_ROWS = 256  # rows per block: the few (256 x 201) float64 scratch buffers stay in the 2 MB L2 cache
+SKILL_ROUNDOFF = 1e-12  # nats; skill differences this small are floating-point noise and reported as exactly 0
 _H = 1.0 / (N_POINTS - 1)  # width of a grid segment on the u axis
 _EIGHT = np.arange(8)
 
@@ -216,4 +217,7 @@ def score_predictions(
     kl = plan.entropy_term - log_score
     # skill = KL(P||prior') - KL(P||Q') = log_score - prior_log_score (the entropy term cancels exactly)
     skill = log_score - prior_log_score
+    # The prior is scored as a one-row block, whose dot products may round differently from the big blocks'; a
+    # prediction identical to the prior must earn exactly the zero that "predict no change" is defined to earn.
+    skill[np.abs(skill) <= SKILL_ROUNDOFF] = 0.0
     return Scores(kl=kl, log_score=log_score, skill=skill, crps=out["crps"], wasserstein=out["wasserstein"])

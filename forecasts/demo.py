@@ -23,19 +23,20 @@ User = get_user_model()
 DEMO_PASSWORD = "amplify-demo-2020"
 
 COMPUTE_PRIOR = {"type": "quantiles", "points": [{"p": 0.05, "x": 1e9}, {"p": 0.5, "x": 1e13}, {"p": 0.95, "x": 1e17}]}
-# Most mass around 1e8 with a long right tail for a world where spending keeps exploding.
+# Mode near 1e8, median near 1e9, and roughly 15% beyond 1e11 (a trillion-dollar run) for a world where spending
+# keeps exploding.
 COMPUTE_POSTERIOR = {
     "type": "mixture",
     "components": [
-        {"weight": 0.6, "spec": {"type": "lognormal", "median": 2e8, "sigma": 1.6}},
-        {"weight": 0.4, "spec": {"type": "lognormal", "median": 2e10, "sigma": 3.0}},
+        {"weight": 0.45, "spec": {"type": "lognormal", "median": 1e8, "sigma": 1.2}},
+        {"weight": 0.55, "spec": {"type": "lognormal", "median": 2e10, "sigma": 2.4}},
     ],
 }
 COMPUTE_CLOSE = {
     "type": "mixture",
     "components": [
-        {"weight": 0.55, "spec": {"type": "lognormal", "median": 3e8, "sigma": 1.8}},
-        {"weight": 0.45, "spec": {"type": "lognormal", "median": 3e10, "sigma": 3.0}},
+        {"weight": 0.4, "spec": {"type": "lognormal", "median": 1.5e8, "sigma": 1.4}},
+        {"weight": 0.6, "spec": {"type": "lognormal", "median": 2.5e10, "sigma": 2.6}},
     ],
 }
 COMPUTE_WRONG_WAY = {"type": "lognormal", "low": 1e12, "high": 1e19}

@@ -11,7 +11,7 @@ from amplification.grid import U_GRID
 from . import selectors, services
 from .models import Status
 
-PLOT_W, PLOT_H, PAD = 640, 220, 30
+PLOT_W, PLOT_H, PAD = 640, 220, 40
 SERIES = (("prior", "#888888"), ("aggregate", "#1f77b4"), ("posterior", "#d62728"))
 
 

@@ -237,3 +237,12 @@ def test_the_agi_posterior_has_3_percent_already_and_40_percent_never(agi_domain
     assert posterior.fit.params["sigma"] > 0.6  # more uncertain than the prior
     assert posterior.fit.good
     assert prior.mass_above < posterior.mass_above
+
+
+def test_an_open_side_without_a_given_mass_keeps_its_share_of_what_the_given_side_leaves():
+    domain = Domain.create(lower=0, upper=10, scale="linear", open_lower=True, open_upper=True)
+    d = from_spec({"type": "normal", "mean": 2.0, "sd": 3.0, "mass_above": 0.2}, domain)
+    ref = stats.norm(2, 3)
+    assert d.mass_above == pytest.approx(0.2, abs=1e-15)
+    assert d.mass_below == pytest.approx(0.8 * ref.cdf(0) / ref.cdf(10), rel=1e-12)
+    np.testing.assert_allclose(d.cdf, 0.8 * ref.cdf(domain.x_grid()) / ref.cdf(10), atol=1e-13)
