@@ -158,7 +158,15 @@ CELERY_TASK_TIME_LIMIT = env_int("FA_TASK_TIME_LIMIT", 360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers a message that was taken but never acknowledged (its worker was killed) after this many seconds.
 # Keep it above the task time limit so a slow but live task is not delivered twice.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("FA_VISIBILITY_TIMEOUT", 600)}
+FA_VISIBILITY_TIMEOUT = env_int("FA_VISIBILITY_TIMEOUT", 600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": FA_VISIBILITY_TIMEOUT,
+    # kombu only sweeps for such messages every interval x throttle seconds (10 x 10 by default), so without these a
+    # killed worker's task would come back up to 100 s after the visibility timeout, whatever its value. Sweep (one
+    # cheap ZRANGE) every few seconds instead: the delay is then about the visibility timeout.
+    "unacked_restore_interval": max(1, min(10, FA_VISIBILITY_TIMEOUT // 2)),
+    "unacked_restore_throttle": 1,
+}
 # A publish to a broker that is down must not hang the web request: fail fast, the job stays pending and the
 # beat task (or `manage.py jobs_requeue`) sends it again.
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("FA_BROKER_CONNECT_TIMEOUT", 2.0)

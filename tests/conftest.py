@@ -10,21 +10,12 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from forecasts import services
+from forecasts import demo, services
 
 User = get_user_model()
 
-COMPUTE_QUESTION = {
-    "title": "Compute in the largest ML training run before 2030",
-    "description": "PF/s-days",
-    "unit": "PF/s-days",
-    "scale": "log",
-    "lower": 1e2,
-    "upper": 1e18,
-    "open_lower": True,
-    "open_upper": True,
-}
-PRIOR_SPEC = {"type": "quantiles", "points": [{"p": 0.05, "x": 1e9}, {"p": 0.5, "x": 1e13}, {"p": 0.95, "x": 1e17}]}
+COMPUTE_QUESTION = demo.SCENARIOS[0].question
+PRIOR_SPEC = demo.COMPUTE_PRIOR
 POSTERIOR_SPEC = {"type": "lognormal", "median": 1e9, "sigma": 2.0}
 
 

@@ -23,25 +23,13 @@ from amplification import allocation
 from .. import prizes, services
 from ..errors import Conflict, Forbidden
 from ..models import AuditEvent, Competition, Influence, Payout, PrizeAllocation, Status
-from .views import question_for
+from .serializers import MAX_ID
+from .views import ERRORS, parse_body, question_for
 
-ERRORS = {
-    400: OpenApiResponse(description="Bad input: {field: [message]}"),
-    403: OpenApiResponse(description="Your role does not allow this"),
-    404: OpenApiResponse(description="No such object"),
-    409: OpenApiResponse(description="The question's status does not allow this"),
-}
 READ_ERRORS = {403: ERRORS[403], 404: ERRORS[404], 409: ERRORS[409]}
-MAX_ID = 2**63 - 1  # larger ids cannot exist, and would overflow the database's integer column in a lookup
 CSV_RESPONSE = {(200, "text/csv"): OpenApiResponse(response=OpenApiTypes.STR, description="CSV with a header row")}
 # Evidence and posterior become public together: the influence weights explain the posterior.
 INFLUENCE_PUBLIC_FROM = (Status.RESOLVED, Status.SCORED, Status.AWARDED)
-
-
-def _body(serializer_class, request):
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class CSVRenderer(BaseRenderer):
@@ -266,7 +254,7 @@ class QuestionPrizesView(APIView):
                    description="Organizers: compute a draft allocation of the accuracy and evidence pools.")
     def post(self, request, pk: int):
         question = question_for(request.user, pk)
-        data = _body(PrizesInSerializer, request)
+        data = parse_body(PrizesInSerializer, request)
         draft = prizes.prizes_draft(question=question, user=request.user, **data)
         return Response(_allocation_body(draft), status=status.HTTP_201_CREATED)
 
@@ -277,7 +265,7 @@ class QuestionPrizesAwardView(APIView):
                    description="Organizers: make a draft final (the latest draft by default). A second award is a 409.")
     def post(self, request, pk: int):
         question = question_for(request.user, pk)
-        data = _body(AwardInSerializer, request)
+        data = parse_body(AwardInSerializer, request)
         awarded = prizes.prizes_award(question=question, user=request.user, allocation_id=data.get("allocation"))
         return Response(_allocation_body(awarded))
 
@@ -364,7 +352,7 @@ class CompetitionListView(APIView):
                    responses={201: CompetitionSerializer, **ERRORS},
                    description="Organizers: a competition over several questions with its own pool.")
     def post(self, request):
-        data = _body(CompetitionInSerializer, request)
+        data = parse_body(CompetitionInSerializer, request)
         competition = prizes.competition_create(
             user=request.user, name=data["name"], question_ids=data["questions"], pool=data["pool"],
             currency=data.get("currency"),

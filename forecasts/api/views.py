@@ -26,7 +26,8 @@ ERRORS = {
 }
 
 
-def _body(serializer_class, request):
+def parse_body(serializer_class, request):
+    """Validate the request body with a serializer; a bad body raises the 400 `{field: [message]}`."""
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
@@ -37,7 +38,7 @@ def _body(serializer_class, request):
 @permission_classes([AllowAny])
 @throttle_classes([])
 def register(request):
-    data = _body(s.CredentialsSerializer, request)
+    data = parse_body(s.CredentialsSerializer, request)
     with transaction.atomic():
         user = services.user_register(username=data["username"], password=data["password"])
         token, _ = Token.objects.get_or_create(user=user)
@@ -48,7 +49,7 @@ def register(request):
 @api_view(["POST"])
 @permission_classes([AllowAny])
 def token(request):
-    data = _body(s.CredentialsSerializer, request)
+    data = parse_body(s.CredentialsSerializer, request)
     user = authenticate(request, username=data["username"], password=data["password"])
     if user is None:
         raise AuthenticationFailed("wrong username or password")
@@ -69,7 +70,7 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(request=s.QuestionInSerializer, responses={201: s.QuestionSerializer, **ERRORS})
     def create(self, request):
-        data = _body(s.QuestionInSerializer, request)
+        data = parse_body(s.QuestionInSerializer, request)
         question = services.question_create(created_by=request.user, **data)
         return Response(s.QuestionSerializer(question).data, status=status.HTTP_201_CREATED)
 
@@ -81,7 +82,7 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         question = self.get_object()
         if request.method == "GET":
             return Response(s.StoredDistributionSerializer(get_object_or_404(Prior, question=question)).data)
-        data = _body(s.SpecInSerializer, request)
+        data = parse_body(s.SpecInSerializer, request)
         prior = services.prior_set(question=question, user=request.user, spec=data["spec"])
         return Response(s.StoredDistributionSerializer(prior).data)
 
@@ -106,7 +107,7 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         question = self.get_object()
         if request.method == "GET":
             return Response(s.EvidenceSerializer(selectors.evidence_list(question), many=True).data)
-        data = _body(s.EvidenceInSerializer, request)
+        data = parse_body(s.EvidenceInSerializer, request)
         evidence = services.evidence_post(
             question=question, author=request.user, body=data["body"], sources=data.get("sources", []),
             parent_id=data.get("parent"),
@@ -122,7 +123,7 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             current_only = request.query_params.get("current") in ("1", "true")
             qs = selectors.predictions_visible(question, request.user, current_only=current_only)
             return Response(s.PredictionSerializer(qs[:1000], many=True).data)
-        data = _body(s.PredictionInSerializer, request)
+        data = parse_body(s.PredictionInSerializer, request)
         prediction = services.prediction_submit(
             question=question, author=request.user, spec=data["spec"], evidence_ids=data.get("evidence", [])
         )
@@ -136,7 +137,7 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         question = self.get_object()
         if request.method == "GET":
             return Response(s.StoredDistributionSerializer(get_object_or_404(Posterior, question=question)).data)
-        data = _body(s.PosteriorInSerializer, request)
+        data = parse_body(s.PosteriorInSerializer, request)
         posterior = services.posterior_publish(
             question=question, user=request.user, spec=data["spec"], influence=data.get("influence", [])
         )

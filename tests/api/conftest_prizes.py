@@ -1,7 +1,7 @@
 """Scored questions built through the services, for the prize, leaderboard and audit tests.
 
-Imported explicitly by those modules (the fixtures as ``*_fixture``, registered under their short names) (tests/conftest.py has the personas: expert, alice, bob, carol, organizer,
-outsider, client_for). With eager tasks the scoring job runs when the transaction commits, so building runs inside
+Imported explicitly by those modules (the fixtures as ``*_fixture``, registered under their short names);
+tests/conftest.py has the personas: expert, alice, bob, carol, organizer, outsider, client_for. With eager tasks the scoring job runs when the transaction commits, so building runs inside
 ``django_capture_on_commit_callbacks(execute=True)``.
 """
 
@@ -18,15 +18,7 @@ from forecasts.models import Question, Status
 
 User = get_user_model()
 
-QUESTION = {
-    "title": "Compute in the largest ML training run before 2030",
-    "unit": "PF/s-days",
-    "scale": "log",
-    "lower": 1e2,
-    "upper": 1e18,
-    "open_lower": True,
-    "open_upper": True,
-}
+QUESTION = demo.SCENARIOS[0].question
 # Close to the posterior, no change from the prior, and the wrong way: skill positive, zero, negative.
 CLOSE, NO_CHANGE, WRONG_WAY = demo.COMPUTE_CLOSE, demo.COMPUTE_PRIOR, demo.COMPUTE_WRONG_WAY
 PRIZES = {"accuracy_pool": "50.00", "evidence_pool": "50.00", "accuracy_rule": "winner_takes_all",
