@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
 
 from amplification.grid import U_GRID
 
 from . import selectors, services
-from .models import Status
+from .errors import ServiceError
+from .forms import DistributionForm, EvidenceForm, QuestionForm
+from .models import Evidence, Status
 
 PLOT_W, PLOT_H, PAD = 640, 220, 40
-SERIES = (("prior", "#888888"), ("aggregate", "#1f77b4"), ("posterior", "#d62728"))
+SERIES = (("prior", "#888888"), ("yours", "#2ca02c"), ("aggregate", "#1f77b4"), ("posterior", "#d62728"))
 
 
 def _density_path(cdf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,9 +63,102 @@ def distribution_svg(question, series: dict) -> str:
     return mark_safe(svg)
 
 
+@login_required
+def question_new(request):
+    form = QuestionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        data.update(lower=form.bound("lower"), upper=form.bound("upper"))
+        try:
+            question = services.question_create(created_by=request.user, **data)
+        except ServiceError as exc:
+            for field, problems in exc.detail.items():
+                for problem in problems:
+                    form.add_error(field if field in form.fields else None, problem)
+        else:
+            messages.success(request, "Question created as a draft: give your prior, then open it.")
+            return redirect("forecasts:question-detail", pk=question.pk)
+    return render(request, "forecasts/question_new.html", {"form": form})
+
+
 def question_list(request):
     questions = selectors.questions_visible(request.user)[:200]
     return render(request, "forecasts/question_list.html", {"questions": questions})
+
+
+def _forms_for(request, question) -> dict:
+    """The forms this user may use on this question now; the services still check every rule on submit."""
+    user = request.user
+    if not user.is_authenticated:
+        return {}
+    forms: dict = {}
+    expert = services.is_expert(user, question)
+    if expert and question.status in (Status.DRAFT, Status.OPEN):
+        forms["prior_form"] = DistributionForm(question=question, prefix="prior")
+    if question.status == Status.OPEN:
+        forms["evidence_form"] = EvidenceForm(prefix="evidence")
+        if not expert:
+            forms["prediction_form"] = DistributionForm(question=question, prefix="prediction")
+    if expert and question.status == Status.CLOSED:
+        forms["posterior_form"] = DistributionForm(question=question, prefix="posterior")
+    forms["can_open"] = question.status == Status.DRAFT and (expert or services.is_organizer(user))
+    forms["can_close"] = question.status == Status.OPEN and (expert or services.is_organizer(user))
+    return forms
+
+
+def _distribution(request, question, prefix: str):
+    form = DistributionForm(request.POST, question=question, prefix=prefix)
+    if not form.is_valid():
+        raise ServiceError({name: list(errors) for name, errors in form.errors.items()})
+    return form.spec()
+
+
+@login_required
+@require_POST
+def question_act(request, pk: int, action: str):
+    """Handle one form on the question page, then return to it with a message saying what happened."""
+    question = get_object_or_404(selectors.questions_visible(request.user), pk=pk)
+    user = request.user
+    try:
+        if action == "prior":
+            services.prior_set(question=question, user=user, spec=_distribution(request, question, "prior"))
+            messages.success(request, "Prior saved.")
+        elif action == "open":
+            services.question_open(question=question, user=user)
+            messages.success(request, "The question is open for evidence and predictions.")
+        elif action == "close":
+            services.question_close(question=question, user=user)
+            messages.success(request, "The question is closed.")
+        elif action == "evidence":
+            form = EvidenceForm(request.POST, prefix="evidence")
+            if not form.is_valid():
+                raise ServiceError({name: list(errors) for name, errors in form.errors.items()})
+            services.evidence_post(question=question, author=user, body=form.cleaned_data["body"],
+                                   sources=form.cleaned_data["sources"])
+            messages.success(request, "Evidence posted.")
+        elif action == "prediction":
+            services.prediction_submit(question=question, author=user,
+                                       spec=_distribution(request, question, "prediction"))
+            messages.success(request, "Your predicted posterior is saved; your newest one is the one scored.")
+        elif action == "posterior":
+            influence = []
+            for evidence_id in Evidence.objects.filter(question=question).values_list("pk", flat=True):
+                raw = request.POST.get(f"influence-{evidence_id}", "").strip()
+                if raw:
+                    try:
+                        influence.append({"evidence": evidence_id, "weight": float(raw)})
+                    except ValueError:
+                        raise ServiceError({f"influence #{evidence_id}": ["must be a number >= 0"]}) from None
+            services.posterior_publish(question=question, user=user,
+                                       spec=_distribution(request, question, "posterior"), influence=influence)
+            messages.success(request, "Posterior published; scoring has started.")
+        else:
+            raise ServiceError({"action": [f"unknown action {action!r}"]})
+    except ServiceError as exc:
+        for field, problems in exc.detail.items():
+            for problem in problems if isinstance(problems, list) else [problems]:
+                messages.error(request, f"{field}: {problem}" if field != "detail" else str(problem))
+    return redirect("forecasts:question-detail", pk=question.pk)
 
 
 def question_detail(request, pk: int):
@@ -71,6 +169,8 @@ def question_detail(request, pk: int):
     aggregate = getattr(question, "aggregate", None)
     if question.status in (Status.DRAFT, Status.OPEN) and not services.is_organizer(request.user):
         aggregate = None
+    my_prediction = (question.predictions.filter(author=request.user, is_current=True).first()
+                     if request.user.is_authenticated else None)
     context = {
         "question": question,
         "lower": question.domain.format_x(question.lower),
@@ -78,9 +178,12 @@ def question_detail(request, pk: int):
         "prior": prior,
         "posterior": posterior,
         "aggregate": aggregate,
-        "plot": distribution_svg(question, {"prior": prior, "posterior": posterior, "aggregate": aggregate}),
+        "plot": distribution_svg(question, {"prior": prior, "posterior": posterior, "aggregate": aggregate,
+                                            "yours": my_prediction}),
         "evidence": selectors.evidence_list(question),
         "scores": selectors.scores_list(question)[:100] if question.status in (Status.SCORED, Status.AWARDED) else [],
         "allocation": question.allocations.filter(state="awarded").prefetch_related("payouts__user").first(),
+        "my_prediction": my_prediction,
+        **_forms_for(request, question),
     }
     return render(request, "forecasts/question_detail.html", context)

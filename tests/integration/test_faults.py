@@ -7,6 +7,8 @@ and ranks from scipy's rankdata: an independent computation, not the worker's ow
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from datetime import timedelta
 
@@ -25,13 +27,36 @@ from amplification.scoring import score_predictions
 from forecasts import services
 from forecasts.models import Job, Posterior, Prediction, Prior, Question, Score, Status
 from tests.conftest import COMPUTE_QUESTION, POSTERIOR_SPEC, PRIOR_SPEC
-from tests.integration.conftest import broker_url
+from tests.integration.conftest import broker_url, reset_broker_connections
 
 User = get_user_model()
 
 JOB_TIMEOUT = 90  # seconds a job may take to reach `done` after a fault before the test fails
 # Many small chunks: the job spends long enough between its first and last chunk for a fault to land mid-way.
 SMALL_CHUNK = {"FA_SCORE_WRITE_CHUNK": "10"}
+
+
+@contextlib.contextmanager
+def publishing_to(url: str):
+    """This process publishes tasks to the broker at `url` inside the block.
+
+    conftest.broker_url() alone is not enough here: Celery reads the CELERY_BROKER_URL environment variable *before*
+    app.conf.broker_url (celery.app.utils.Settings.broker_url), and the integration run exports it, so the
+    assignment there is ignored and tasks still go to the suite's Redis. Switch the variable too.
+    """
+    old = os.environ.get("CELERY_BROKER_URL")
+    os.environ["CELERY_BROKER_URL"] = url
+    try:
+        with broker_url(url):
+            from config.celery import app
+
+            assert app.conf.broker_write_url == url, app.conf.broker_write_url
+            yield url
+    finally:
+        if old is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = old
 
 
 # --- Seeding ------------------------------------------------------------------------------------------------------
@@ -213,7 +238,7 @@ def test_it_keeps_the_job_pending_when_redis_is_down_at_publish_and_requeue_send
     client = APIClient()
     client.force_authenticate(question.expert)
 
-    with broker_url(own_redis.url):
+    with publishing_to(own_redis.url):
         own_redis.stop()
         started = time.monotonic()
         response = client.put(f"/api/questions/{question.pk}/posterior/", {"spec": POSTERIOR_SPEC}, format="json")
@@ -229,6 +254,7 @@ def test_it_keeps_the_job_pending_when_redis_is_down_at_publish_and_requeue_send
         expected = expected_scores(question)
 
         own_redis.start()
+        reset_broker_connections()  # the pooled connection to the killed server is dead
         worker = celery_worker_factory(broker_url=own_redis.url)
         call_command("jobs_requeue", stdout=open("/dev/null", "w"))  # noqa: SIM115
         assert job_row(job.pk)["queued_at"] is not None

@@ -1,0 +1,91 @@
+"""A whole competition through the web pages, as people would click through it, in Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from tests.browser.test_pages import page  # noqa: F401 - the shared Chromium fixture
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+PASSWORD = "a-long-pass-phrase"
+
+
+@pytest.fixture
+def people(db):
+    User = get_user_model()
+    return {name: User.objects.create_user(username=name, password=PASSWORD) for name in ("expert", "reader")}
+
+
+def _log_in(page, base: str, username: str) -> None:  # noqa: F811 - `page` is the fixture's value
+    page.context.clear_cookies()
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+def _fill_distribution(form, p5: str, p50: str, p95: str) -> None:
+    form.locator("input[name$='-p5']").fill(p5)
+    form.locator("input[name$='-p50']").fill(p50)
+    form.locator("input[name$='-p95']").fill(p95)
+
+
+def test_an_expert_and_a_reader_run_a_competition_in_the_browser(live_server, people, page):  # noqa: F811
+    base = live_server.url
+    _log_in(page, base, "expert")
+    page.goto(f"{base}/questions/new/")
+    form = page.get_by_role("form", name="new question")
+    form.locator("#id_title").fill("Largest training run before 2030")
+    form.locator("#id_scale").select_option("log")
+    form.locator("#id_lower").fill("100")
+    form.locator("#id_upper").fill("1e18")
+    form.locator("#id_open_upper").check()
+    form.locator("#id_closes_at").fill("2099-01-01T00:00")
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("status").inner_text() == "draft"
+    question_url = page.url
+
+    _fill_distribution(page.get_by_role("form", name="prior"), "1e9", "1e13", "1e17")
+    page.get_by_role("form", name="prior").locator("button").click()
+    page.wait_for_load_state()
+    assert "Prior saved" in page.get_by_test_id("messages").inner_text()
+    page.get_by_role("button", name="Open the question").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("status").inner_text() == "open"
+
+    _log_in(page, base, "reader")
+    page.goto(question_url)
+    evidence = page.get_by_role("form", name="evidence")
+    evidence.locator("textarea[name='evidence-body']").fill("Budgets cannot grow that fast.")
+    evidence.locator("button").click()
+    page.wait_for_load_state()
+    _fill_distribution(page.get_by_role("form", name="prediction"), "1e7", "1e9", "1e11")
+    page.get_by_role("form", name="prediction").locator("button").click()
+    page.wait_for_load_state()
+    assert "median 1e+09" in page.get_by_test_id("my-prediction").inner_text()
+
+    # A bad distribution is refused with a message naming the rule, and the old prediction stays.
+    _fill_distribution(page.get_by_role("form", name="prediction"), "1e11", "1e9", "1e7")
+    page.get_by_role("form", name="prediction").locator("button").click()
+    page.wait_for_load_state()
+    assert "increasing" in page.get_by_test_id("messages").inner_text()
+    assert "median 1e+09" in page.get_by_test_id("my-prediction").inner_text()
+
+    _log_in(page, base, "expert")
+    page.goto(question_url)
+    page.get_by_role("button", name="Close the question now").click()
+    page.wait_for_load_state()
+    posterior = page.get_by_role("form", name="posterior")
+    _fill_distribution(posterior, "1e7", "1e9", "1e11")
+    posterior.locator("input[name^='influence-']").first.fill("2")
+    posterior.locator("button").click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("status").inner_text() == "scored"
+    first = page.get_by_test_id("scores").locator("tbody tr").first.inner_text()
+    assert "reader" in first

@@ -1,0 +1,113 @@
+"""PostgreSQL-only paths: the COPY score upsert, and closing due questions from two processes' worth of threads."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import numpy as np
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from amplification import services as runs
+from forecasts import services
+from forecasts.models import AuditEvent, Question, Score, Status
+from tests.conftest import COMPUTE_QUESTION
+from tests.integration.test_faults import (
+    closed_question_with_predictions,
+    expected_scores,
+    posterior_without_sending,
+)
+
+COLUMNS = ("prediction_id", "author_id", "kl", "log_score", "skill", "crps", "wasserstein", "rank")
+
+
+def score_rows(question: Question) -> list[tuple]:
+    """Rows as question_score builds them, from the independent computation in the fault tests."""
+    expected = expected_scores(question)
+    authors = dict(question.predictions.filter(is_current=True).values_list("id", "author_id"))
+    return [
+        (int(pid), authors[int(pid)], *(float(expected[c][i]) for c in COLUMNS[2:7]), int(expected["rank"][i]))
+        for i, pid in enumerate(expected["prediction_id"])
+    ]
+
+
+def stored(question: Question) -> list[tuple]:
+    return list(Score.objects.filter(question=question).order_by("prediction_id").values_list(*COLUMNS))
+
+
+def test_it_writes_the_same_score_rows_with_copy_as_with_bulk_create():
+    assert connection.vendor == "postgresql"
+    question = closed_question_with_predictions(1500, seed=7, tag="copy")
+    posterior_without_sending(question)
+    rows = score_rows(question)
+    # Awkward floats for the text COPY format: repr must round-trip them bit for bit.
+    rows[0] = (*rows[0][:2], 1e-310, -0.0, 5e-324, 1.7976931348623157e308, 0.1 + 0.2, rows[0][7])
+
+    with transaction.atomic():
+        runs._write_scores_postgres(question.pk, rows)
+    by_copy = stored(question)
+    Score.objects.filter(question=question).delete()
+    with transaction.atomic():
+        runs._write_scores_generic(question.pk, rows)
+    by_bulk_create = stored(question)
+
+    assert len(by_copy) == len(rows)
+    assert by_copy == by_bulk_create == rows  # exact: floats compared bit for bit
+
+    # Both are upserts: writing changed values over existing rows updates them in place, adds none.
+    changed = [(*r[:2], r[2] + 1.0, *r[3:]) for r in rows]
+    with transaction.atomic():
+        runs._write_scores_postgres(question.pk, changed[:700])
+        runs._write_scores_postgres(question.pk, changed[700:])
+    assert stored(question) == changed
+
+
+def test_it_scores_a_question_on_postgresql_like_the_independent_computation():
+    question = closed_question_with_predictions(1200, seed=8, tag="inproc")
+    job = posterior_without_sending(question)
+    expected = expected_scores(question)
+    assert runs.question_score(job_id=job.pk) == {"scored": 1200}
+    got = np.array(stored(question), dtype=np.float64)
+    np.testing.assert_array_equal(got[:, 0], expected["prediction_id"])
+    np.testing.assert_allclose(got[:, 2], expected["kl"], rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(got[:, 7], expected["rank"])
+
+
+def test_it_closes_each_due_question_once_when_two_threads_race():
+    from django.contrib.auth import get_user_model
+
+    expert = get_user_model().objects.create_user(username="race-expert", password=None)
+    questions = [
+        services.question_create(created_by=expert, closes_at=timezone.now() + timedelta(days=1),
+                                 **{**COMPUTE_QUESTION, "title": f"race {i}"})
+        for i in range(30)
+    ]  # fmt: skip
+    ids = [q.pk for q in questions]
+    Question.objects.filter(pk__in=ids).update(status=Status.OPEN, closes_at=timezone.now() - timedelta(minutes=1))
+
+    barrier = threading.Barrier(2, timeout=30)
+    closed: list[int] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            closed.append(services.questions_close_due())
+        except BaseException as exc:  # reported below: a thread's exception would otherwise vanish
+            errors.append(exc)
+        finally:
+            connections.close_all()  # each thread has its own connection; leave none open
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+
+    assert sorted(closed) != [] and sum(closed) == len(ids), closed
+    assert set(Question.objects.filter(pk__in=ids).values_list("status", flat=True)) == {Status.CLOSED}
+    events = AuditEvent.objects.filter(action="question.close", question_id__in=ids)
+    assert sorted(events.values_list("question_id", flat=True)) == sorted(ids)  # exactly one each
