@@ -172,6 +172,7 @@ def question_refresh_status(question: Question, now: datetime | None = None) -> 
         )
         if closed:
             audit(action="question.close", question=question, reason="closes_at passed")
+            job_enqueue(question=question, kind=Job.Kind.AGGREGATE)
         question.refresh_from_db()
     return question
 
@@ -181,9 +182,12 @@ def questions_close_due(now: datetime | None = None) -> int:
     now = now or timezone.now()
     closed = 0
     for question in Question.objects.filter(status=Status.OPEN, closes_at__lte=now).only("id", "status", "closes_at"):
-        if Question.objects.filter(pk=question.pk, status=Status.OPEN).update(status=Status.CLOSED, closed_at=now):
-            audit(action="question.close", question=question, reason="closes_at passed")
-            closed += 1
+        with transaction.atomic():
+            if Question.objects.filter(pk=question.pk, status=Status.OPEN).update(status=Status.CLOSED,
+                                                                                   closed_at=now):
+                audit(action="question.close", question=question, reason="closes_at passed")
+                job_enqueue(question=question, kind=Job.Kind.AGGREGATE)
+                closed += 1
     return closed
 
 
@@ -229,6 +233,7 @@ def question_close(*, question: Question, user) -> Question:
     question.closed_at = timezone.now()
     question.save(update_fields=["status", "closed_at"])
     audit(action="question.close", actor=user, question=question, reason="closed by hand")
+    job_enqueue(question=question, kind=Job.Kind.AGGREGATE)
     return question
 
 
@@ -293,8 +298,18 @@ def prediction_submit(*, question: Question, author, spec: Any, evidence_ids: Se
     if evidence:
         prediction.evidence.set(evidence)
     audit(action="prediction.submit", actor=author, question=question, prediction=prediction.pk)
-    job_enqueue(question=question, kind=Job.Kind.AGGREGATE)
+    _aggregate_refresh_soon(question)
     return prediction
+
+
+def _aggregate_refresh_soon(question: Question) -> None:
+    """Queue a refresh of the pooled forecast unless one is already waiting (it will read the newest rows).
+
+    The caller holds the question's row lock, so two submissions cannot both see "none waiting"; closing the
+    question always queues a final refresh, so a refresh that started just before a late prediction is caught up.
+    """
+    if not Job.objects.filter(question=question, kind=Job.Kind.AGGREGATE, state=Job.State.PENDING).exists():
+        job_enqueue(question=question, kind=Job.Kind.AGGREGATE)
 
 
 # --- posterior and scoring ------------------------------------------------------------------------------------------
