@@ -13,6 +13,8 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from amplification.interop import to_metaculus
+
 from .. import selectors, services
 from ..errors import Conflict, NotFound
 from ..models import Aggregate, Evidence, Job, Posterior, Prior, Question, Status
@@ -165,6 +167,25 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         body.update({"method": aggregate.method, "n_predictions": aggregate.n_predictions,
                      "scores": aggregate.scores, "updated_at": aggregate.updated_at})
         return Response(body)
+
+
+    @extend_schema(request=None, responses={200: OpenApiResponse(description="Metaculus-style payloads")})
+    @action(detail=True, methods=["get"], url_path="export/metaculus")
+    def export_metaculus(self, request, pk=None):
+        """The prior, posterior, pooled forecast and the caller's own prediction as Metaculus-style 201-point CDFs.
+
+        Import goes the other way through any `spec` of type `cdf`, which takes the same 201 numbers.
+        """
+        question = self.get_object()
+        hidden = question.status in (Status.DRAFT, Status.OPEN) and not services.is_organizer(request.user)
+        rows = {
+            "prior": Prior.objects.filter(question=question).first(),
+            "posterior": Posterior.objects.filter(question=question).first(),
+            "aggregate": None if hidden else Aggregate.objects.filter(question=question).first(),
+            "mine": question.predictions.filter(author_id=request.user.pk, is_current=True).first(),
+        }
+        domain = question.domain
+        return Response({name: to_metaculus(row.cdf, domain) if row else None for name, row in rows.items()})
 
 
 class EvidenceEndorseView(viewsets.ViewSet):

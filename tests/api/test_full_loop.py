@@ -112,3 +112,17 @@ def test_a_newer_prediction_replaces_the_older_for_scoring(client_for, open_ques
     # Identical to the posterior but for the 1% uniform mixed into every prediction: KL(P || 0.99 P + 0.01 U)
     # lies in (0, -ln 0.99], since 0.99 P + 0.01 U >= 0.99 P pointwise.
     assert 0 < results[0]["kl"] <= -math.log(0.99)
+
+
+def test_forecasts_move_to_and_from_metaculus_without_loss(client_for, open_question, alice):
+    client = client_for(alice)
+    client.post(f"/api/questions/{open_question.pk}/predictions/",
+                {"spec": {"type": "lognormal", "median": 1e9, "sigma": 2.0}}, format="json")
+    exported = client.get(f"/api/questions/{open_question.pk}/export/metaculus/").json()
+    mine = exported["mine"]
+    assert (mine["lower_bound"], mine["upper_bound"], mine["open_lower_bound"]) == (1e2, 1e18, True)
+    assert exported["aggregate"] is None  # hidden while the question is open
+    again = client.post(f"/api/questions/{open_question.pk}/predictions/",
+                        {"spec": {"type": "cdf", "cdf": mine["continuous_cdf"]}}, format="json")
+    assert again.status_code == 201
+    assert again.json()["distribution"]["cdf"] == mine["continuous_cdf"]
