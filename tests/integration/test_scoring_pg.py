@@ -32,6 +32,12 @@ def score_rows(question: Question) -> list[tuple]:
     ]
 
 
+def as_columns(rows: list[tuple]) -> dict[str, np.ndarray]:
+    """The writers take one array per column, as question_score hands them over."""
+    dtypes = [np.int64, np.int64, *([np.float64] * 5), np.int64]
+    return {name: np.array([r[i] for r in rows], dtype=dtypes[i]) for i, name in enumerate(COLUMNS)}
+
+
 def stored(question: Question) -> list[tuple]:
     return list(Score.objects.filter(question=question).order_by("prediction_id").values_list(*COLUMNS))
 
@@ -41,15 +47,15 @@ def test_it_writes_the_same_score_rows_with_copy_as_with_bulk_create():
     question = closed_question_with_predictions(1500, seed=7, tag="copy")
     posterior_without_sending(question)
     rows = score_rows(question)
-    # Awkward floats for the text COPY format: repr must round-trip them bit for bit.
+    # Awkward floats: COPY must carry them bit for bit.
     rows[0] = (*rows[0][:2], 1e-310, -0.0, 5e-324, 1.7976931348623157e308, 0.1 + 0.2, rows[0][7])
 
     with transaction.atomic():
-        runs._write_scores_postgres(question.pk, rows)
+        runs._write_scores_postgres(question.pk, as_columns(rows))
     by_copy = stored(question)
     Score.objects.filter(question=question).delete()
     with transaction.atomic():
-        runs._write_scores_generic(question.pk, rows)
+        runs._write_scores_generic(question.pk, as_columns(rows))
     by_bulk_create = stored(question)
 
     assert len(by_copy) == len(rows)
@@ -58,8 +64,8 @@ def test_it_writes_the_same_score_rows_with_copy_as_with_bulk_create():
     # Both are upserts: writing changed values over existing rows updates them in place, adds none.
     changed = [(*r[:2], r[2] + 1.0, *r[3:]) for r in rows]
     with transaction.atomic():
-        runs._write_scores_postgres(question.pk, changed[:700])
-        runs._write_scores_postgres(question.pk, changed[700:])
+        runs._write_scores_postgres(question.pk, as_columns(changed[:700]))
+        runs._write_scores_postgres(question.pk, as_columns(changed[700:]))
     assert stored(question) == changed
 
 
