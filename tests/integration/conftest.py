@@ -144,16 +144,26 @@ def reset_broker_connections() -> None:
 
 @contextlib.contextmanager
 def broker_url(url: str):
-    """Inside the block, tasks sent from this process go to the broker at `url` (e.g. own_redis.url)."""
+    """Inside the block, tasks sent from this process go to the broker at `url` (e.g. own_redis.url).
+
+    Celery reads the CELERY_BROKER_URL environment variable *before* app.conf.broker_url
+    (celery.app.utils.Settings.broker_url), and the integration run exports it, so both are switched.
+    """
     app = _celery_app()
-    old = app.conf.broker_url
+    old_conf, old_env = app.conf.broker_url, os.environ.get("CELERY_BROKER_URL")
     reset_broker_connections()
     app.conf.broker_url = url
+    os.environ["CELERY_BROKER_URL"] = url
     try:
+        assert app.conf.broker_write_url == url, app.conf.broker_write_url
         yield url
     finally:
         reset_broker_connections()
-        app.conf.broker_url = old
+        app.conf.broker_url = old_conf
+        if old_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = old_env
 
 
 def _flush_redis_db(url: str) -> None:

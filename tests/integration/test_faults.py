@@ -7,8 +7,6 @@ and ranks from scipy's rankdata: an independent computation, not the worker's ow
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 from datetime import timedelta
 
@@ -34,29 +32,6 @@ User = get_user_model()
 JOB_TIMEOUT = 90  # seconds a job may take to reach `done` after a fault before the test fails
 # Many small chunks: the job spends long enough between its first and last chunk for a fault to land mid-way.
 SMALL_CHUNK = {"FA_SCORE_WRITE_CHUNK": "10"}
-
-
-@contextlib.contextmanager
-def publishing_to(url: str):
-    """This process publishes tasks to the broker at `url` inside the block.
-
-    conftest.broker_url() alone is not enough here: Celery reads the CELERY_BROKER_URL environment variable *before*
-    app.conf.broker_url (celery.app.utils.Settings.broker_url), and the integration run exports it, so the
-    assignment there is ignored and tasks still go to the suite's Redis. Switch the variable too.
-    """
-    old = os.environ.get("CELERY_BROKER_URL")
-    os.environ["CELERY_BROKER_URL"] = url
-    try:
-        with broker_url(url):
-            from config.celery import app
-
-            assert app.conf.broker_write_url == url, app.conf.broker_write_url
-            yield url
-    finally:
-        if old is None:
-            os.environ.pop("CELERY_BROKER_URL", None)
-        else:
-            os.environ["CELERY_BROKER_URL"] = old
 
 
 # --- Seeding ------------------------------------------------------------------------------------------------------
@@ -238,7 +213,7 @@ def test_it_keeps_the_job_pending_when_redis_is_down_at_publish_and_requeue_send
     client = APIClient()
     client.force_authenticate(question.expert)
 
-    with publishing_to(own_redis.url):
+    with broker_url(own_redis.url):
         own_redis.stop()
         started = time.monotonic()
         response = client.put(f"/api/questions/{question.pk}/posterior/", {"spec": POSTERIOR_SPEC}, format="json")
