@@ -15,6 +15,7 @@ from scipy.special import ndtr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from amplification import scoring
 from amplification.distributions import masses
 from amplification.fitting import fit_lognormal_quantiles
 from amplification.grid import U_GRID
@@ -70,7 +71,8 @@ def naive_scores(preds, posterior, prior, mix=DEFAULT_UNIFORM_MIX):
 
 def main() -> None:
     print(f"machine: nproc={os.cpu_count()}, CPU: {cpu_model()}, numpy {np.__version__}, python {platform.python_version()}")
-    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
+          f"load average {os.getloadavg()[0]:.2f} (other processes share the cores: figures vary with it)")
     rng = np.random.default_rng(0)
     preds = random_cdfs(rng, N)
     posterior, prior = random_cdfs(rng, 2)
@@ -82,6 +84,13 @@ def main() -> None:
     t_score = best_of(run)
     print(f"1. score {N:,} x 201 CDFs (kl, log_score, skill, crps, wasserstein), best of 5: {t_score:.4f} s"
           f"  (target <= 0.3 s)")
+    threads = scoring._threads
+    scoring._threads = lambda: 1
+    try:
+        t_one = best_of(run)
+    finally:
+        scoring._threads = threads
+    print(f"1b. the same on 1 thread: {t_one:.4f} s ({threads()} threads: {t_one / t_score:.2f}x faster)")
 
     t_loop = best_of(lambda: naive_scores(preds[:LOOP_N], posterior, prior), repeat=3)
     t_loop_full = t_loop * N / LOOP_N
