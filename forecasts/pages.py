@@ -140,6 +140,13 @@ def question_act(request, pk: int, action: str):
             services.prediction_submit(question=question, author=user,
                                        spec=_distribution(request, question, "prediction"))
             messages.success(request, "Your predicted posterior is saved; your newest one is the one scored.")
+        elif action == "endorse":
+            raw = request.POST.get("evidence", "")
+            evidence = Evidence.objects.filter(pk=int(raw), question=question).first() if raw.isdigit() else None
+            if evidence is None:
+                raise ServiceError({"evidence": [f"no evidence {raw!r} on this question"]})
+            services.evidence_endorse(evidence=evidence, user=user)
+            messages.success(request, f"Noted: evidence #{evidence.pk} changed your mind.")
         elif action == "posterior":
             influence = []
             for evidence_id in Evidence.objects.filter(question=question).values_list("pk", flat=True):

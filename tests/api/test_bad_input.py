@@ -168,3 +168,11 @@ def test_an_id_past_64_bits_is_404_not_a_crash(client_for, alice, path):
     url = path.format(big=10**30)
     response = client.post(url) if url.endswith("endorse/") else client.get(url)
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("value", ["abc", "", "99999999999999999999999", "-1"])
+def test_a_bad_evidence_id_in_the_page_form_is_a_message_not_a_crash(client, open_question, bob, value):
+    client.force_login(bob)
+    response = client.post(f"/questions/{open_question.pk}/endorse/", {"evidence": value}, follow=True)
+    assert response.status_code == 200
+    assert "no evidence" in response.content.decode()

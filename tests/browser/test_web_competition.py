@@ -89,3 +89,26 @@ def test_an_expert_and_a_reader_run_a_competition_in_the_browser(live_server, pe
     assert page.get_by_test_id("status").inner_text() == "scored"
     first = page.get_by_test_id("scores").locator("tbody tr").first.inner_text()
     assert "reader" in first
+
+
+def test_a_reader_marks_evidence_that_changed_their_mind(live_server, people, page):  # noqa: F811
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from forecasts import services
+    from tests.conftest import COMPUTE_QUESTION, PRIOR_SPEC
+
+    expert = people["expert"]
+    question = services.question_create(created_by=expert, closes_at=timezone.now() + timedelta(days=2),
+                                        **COMPUTE_QUESTION)
+    services.prior_set(question=question, user=expert, spec=PRIOR_SPEC)
+    services.question_open(question=question, user=expert)
+    services.evidence_post(question=question, author=expert, body="A cost argument.")
+
+    _log_in(page, live_server.url, "reader")
+    page.goto(f"{live_server.url}/questions/{question.pk}/")
+    page.get_by_role("button", name="This changed my mind").click()
+    page.wait_for_load_state()
+    assert "changed your mind" in page.get_by_test_id("messages").inner_text()
+    assert "changed 1 mind" in page.content()
