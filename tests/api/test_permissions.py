@@ -99,3 +99,27 @@ def test_only_organizers_create_a_question_for_another_expert(client_for, alice,
     created = client_for(organizer).post("/api/questions/", body, format="json")
     assert created.status_code == 201
     assert created.json()["expert"] == "expert"
+
+
+@pytest.mark.parametrize(("persona", "expected"), [("expert", 201), ("alice", 400), ("organizer", 201),
+                                                   ("outsider", 201)])
+def test_anyone_but_its_author_marks_evidence_as_mind_changing(client_for, personas, open_question, persona,
+                                                                expected):
+    from forecasts import services
+
+    evidence = services.evidence_post(question=open_question, author=personas["alice"], body="A source.")
+    response = client_for(personas[persona]).post(f"/api/evidence/{evidence.pk}/endorse/")
+    assert response.status_code == expected, response.content
+    if expected == 201:
+        assert response.json()["endorsements"] == 1
+        again = client_for(personas[persona]).post(f"/api/evidence/{evidence.pk}/endorse/")
+        assert again.json()["endorsements"] == 1  # once per person
+
+
+def test_marking_evidence_needs_sign_in_and_an_open_question(client_for, open_question, alice, bob, expert):
+    from forecasts import services
+
+    evidence = services.evidence_post(question=open_question, author=alice, body="A source.")
+    assert client_for().post(f"/api/evidence/{evidence.pk}/endorse/").status_code == 401
+    services.question_close(question=open_question, user=expert)
+    assert client_for(bob).post(f"/api/evidence/{evidence.pk}/endorse/").status_code == 409
