@@ -48,6 +48,7 @@ class SpecField(serializers.JSONField):
         return data
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}], "description": "username or user id"})
 class UserRefField(serializers.Field):
     """A user by username (or numeric id)."""
 

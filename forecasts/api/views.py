@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action, api_view, permission_classes, throttle_classes
@@ -189,7 +189,8 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
 
 class EvidenceEndorseView(viewsets.ViewSet):
-    @extend_schema(request=None, responses={201: s.EvidenceSerializer, **ERRORS})
+    @extend_schema(request=None, responses={201: s.EvidenceSerializer, **ERRORS},
+                   parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)])
     @action(detail=True, methods=["post"])
     def endorse(self, request, pk=None):
         evidence = get_object_or_404(Evidence.objects.select_related("question"), pk=pk)
