@@ -8,6 +8,7 @@ no change, one who moves the wrong way. The evidence texts are short paraphrases
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -17,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import services
-from .models import Question
+from .models import Question, Status
 
 User = get_user_model()
 DEMO_PASSWORD = "amplify-demo-2020"
@@ -150,8 +151,22 @@ def _user(username: str, *, organizer: bool = False):
     return user
 
 
-def load_demo(*, award: bool = True) -> list[Question]:
-    """Create both scenarios end to end through the services. Returns the questions; a second call does nothing."""
+def _wait_until_scored(question: Question, *, timeout: float) -> Question:
+    """With a broker the scoring job runs on a worker: give it a moment (none is needed when tasks run eagerly)."""
+    deadline = time.monotonic() + timeout
+    question.refresh_from_db()
+    while question.status == Status.RESOLVED and time.monotonic() < deadline:
+        time.sleep(0.2)
+        question.refresh_from_db()
+    return question
+
+
+def load_demo(*, award: bool = True, score_timeout: float = 60.0) -> list[Question]:
+    """Create both scenarios end to end through the services. Returns the questions; a second call does nothing.
+
+    Prizes are awarded once a question is scored; if no worker scores it within `score_timeout` seconds the question
+    is left `resolved` (award it later through the API or the admin).
+    """
     organizer = _user("organizer", organizer=True)
     questions = []
     for scenario in SCENARIOS:
@@ -180,8 +195,8 @@ def load_demo(*, award: bool = True) -> list[Question]:
                 question=question, user=expert, spec=scenario.posterior,
                 influence=[{"evidence": e.pk, "weight": w} for e, w in zip(evidence, scenario.influence, strict=True)],
             )
-        question.refresh_from_db()
-        if award and scenario.prizes:
+        question = _wait_until_scored(question, timeout=score_timeout)
+        if award and scenario.prizes and question.status == Status.SCORED:
             from .prizes import prizes_award, prizes_draft
 
             allocation = prizes_draft(question=question, user=organizer, **scenario.prizes)

@@ -12,6 +12,8 @@ class Command(BaseCommand):
     def handle(self, *args, no_award: bool = False, **options):
         for question in load_demo(award=not no_award):
             self.stdout.write(f"  question {question.pk}: {question.title} [{question.status}]")
+            if question.status == "resolved":
+                self.stdout.write("    not scored yet: is a Celery worker running? Prizes were not awarded.")
         self.stdout.write(
             f"Demo users (password {DEMO_PASSWORD!r}): buck and rohin (experts), alice, bob, carol, dana "
             "(commenters), organizer (staff)."
