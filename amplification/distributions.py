@@ -112,7 +112,7 @@ class _Tails:
 
 
 def _parse_tails(spec: dict, domain: Domain, prefix: str) -> _Tails:
-    given = {}
+    given: dict[str, float | None] = {}
     for key, is_open, side in (
         ("mass_below", domain.open_lower, "lower"),
         ("mass_above", domain.open_upper, "upper"),
@@ -345,10 +345,10 @@ class _Quantiles:
             family, transform = "lognormal", "ln" if domain.scale == "log" else "ln_years"
             # fit in t = ln x (ln years after lower on a date scale): the same regression fit_lognormal_quantiles does
             loc, scale, _ = fit_normal_quantiles(pc[None, :], _t_of_x(transform, self.x, domain)[None, :])
-        loc, scale = float(loc[0]), float(scale[0])
-        if not (math.isfinite(scale) and scale > 0 and math.isfinite(loc)):
+        loc_value, scale_value = float(loc[0]), float(scale[0])
+        if not (math.isfinite(scale_value) and scale_value > 0 and math.isfinite(loc_value)):
             raise SpecError("points", "these quantiles cannot be fitted (the fit is degenerate)")
-        model = _ParametricModel.build(transform, loc, scale, self.tails, domain)
+        model = _ParametricModel.build(transform, loc_value, scale_value, self.tails, domain)
         fitted_p = model.cdf_at(self.x, domain)
         fitted_x = model.quantile(self.p, domain)
         residuals = [
@@ -356,7 +356,8 @@ class _Quantiles:
             for p, x, fp, fx in zip(self.p, self.x, fitted_p, fitted_x, strict=True)
         ]
         worst = float(np.max(np.abs(fitted_p - self.p)))
-        params = {"mu": loc, "sigma": scale} if family == "lognormal" else {"mean": loc, "sd": scale}
+        params = ({"mu": loc_value, "sigma": scale_value} if family == "lognormal"
+                  else {"mean": loc_value, "sd": scale_value})
         fit = Fit(family, params, residuals, worst, worst <= BAD_FIT_TOLERANCE)
         notes = () if fit.good else (
             f"a {family} fits these quantiles poorly: the largest CDF error is {worst:.3g} (tolerance {BAD_FIT_TOLERANCE})",
@@ -488,7 +489,8 @@ def _parse_quantiles(spec: dict, domain: Domain, prefix: str) -> _Quantiles:
     tails = _parse_tails(spec, domain, prefix)
     below, above = tails.fixed()
     points = _list(spec["points"], prefix + "points", 2)
-    ps, xs = [], []
+    ps: list[float] = []
+    xs: list[float] = []
     for i, point in enumerate(points):
         where = f"{prefix}points[{i}]"
         if not isinstance(point, dict):
@@ -520,7 +522,9 @@ def _parse_quantiles(spec: dict, domain: Domain, prefix: str) -> _Quantiles:
 def _parse_histogram(spec: dict, domain: Domain, prefix: str) -> _Histogram:
     tails = _parse_tails(spec, domain, prefix)
     bins = _list(spec["bins"], prefix + "bins", 1)
-    los, his, ps = [], [], []
+    los: list[float] = []
+    his: list[float] = []
+    ps: list[float] = []
     for i, b in enumerate(bins):
         where = f"{prefix}bins[{i}]"
         if not isinstance(b, dict):
