@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from hypothesis import settings as hypothesis_settings
 from django.contrib.auth.models import Group
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -13,6 +14,11 @@ from rest_framework.test import APIClient
 from forecasts import demo, services
 
 User = get_user_model()
+
+# No per-example deadline: the machine is shared (2 cores, servers and a worker beside the tests), and a slow example
+# is not a wrong one. Failing examples print a reproduction blob.
+hypothesis_settings.register_profile("default", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("default")
 
 COMPUTE_QUESTION = demo.SCENARIOS[0].question
 PRIOR_SPEC = demo.COMPUTE_PRIOR
