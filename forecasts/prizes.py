@@ -35,7 +35,7 @@ from amplification import allocation
 
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import AuditEvent, Competition, Influence, Job, Payout, PrizeAllocation, Question, Score, Status
-from .services import _locked, audit, is_organizer, job_claim, job_finish
+from .services import audit, is_organizer, job_claim, job_finish, question_locked
 
 # A DecimalField(max_digits=14, decimal_places=2) holds at most 12 digits before the point.
 MAX_POOL = Decimal("999999999999.99")
@@ -141,7 +141,7 @@ def prizes_draft(
     currency: str | None = None,
 ) -> PrizeAllocation:
     """A draft allocation with its payouts, computed now (the job runs inline so the caller gets the payouts)."""
-    question = _locked(question)
+    question = question_locked(question)
     _require_organizer(user, "compute prizes")
     _require_scored(question, "compute prizes")
     accuracy_pool = _money_arg(accuracy_pool, "accuracy_pool")
@@ -188,7 +188,7 @@ def prizes_compute_job(*, job_id: int) -> dict | None:
         return None  # already done by an earlier delivery
     job = Job.objects.get(pk=job_id)
     with transaction.atomic():
-        question = _locked(job.question)
+        question = question_locked(job.question)
         draft = PrizeAllocation.objects.select_for_update().filter(pk=job.params.get("allocation")).first()
         if draft is None:
             job_finish(job_id, result={"skipped": "allocation deleted"})
@@ -283,7 +283,7 @@ def _compute(question: Question, draft: PrizeAllocation) -> tuple[list[Payout], 
 @transaction.atomic
 def prizes_award(*, question: Question, user, allocation_id: int | None = None) -> PrizeAllocation:
     """Make a draft final (the latest draft if no id is given): the question becomes `awarded`, its seed public."""
-    question = _locked(question)
+    question = question_locked(question)
     _require_organizer(user, "award prizes")
     _require_scored(question, "award prizes")
     drafts = PrizeAllocation.objects.select_for_update().filter(question=question, state=PrizeAllocation.State.DRAFT)

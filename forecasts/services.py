@@ -81,7 +81,7 @@ def audit(*, action: str, actor=None, question: Question | None = None, **data: 
                               question=question, data=data)
 
 
-def _locked(question: Question) -> Question:
+def question_locked(question: Question) -> Question:
     """Re-read the question under a row lock so two writers cannot both pass the same status check."""
     return Question.objects.select_for_update().get(pk=question.pk)
 
@@ -193,7 +193,7 @@ def questions_close_due(now: datetime | None = None) -> int:
 
 @transaction.atomic
 def prior_set(*, question: Question, user, spec: Any) -> Prior:
-    question = _locked(question)
+    question = question_locked(question)
     _require_expert(user, question, "set the prior")
     question_refresh_status(question)
     _require_status(question, (Status.DRAFT, Status.OPEN), "set the prior")
@@ -207,7 +207,7 @@ def prior_set(*, question: Question, user, spec: Any) -> Prior:
 
 @transaction.atomic
 def question_open(*, question: Question, user) -> Question:
-    question = _locked(question)
+    question = question_locked(question)
     _require_expert_or_organizer(user, question, "open the question")
     _require_status(question, (Status.DRAFT,), "open the question")
     if not Prior.objects.filter(question=question).exists():
@@ -226,7 +226,7 @@ def question_open(*, question: Question, user) -> Question:
 
 @transaction.atomic
 def question_close(*, question: Question, user) -> Question:
-    question = _locked(question)
+    question = question_locked(question)
     _require_expert_or_organizer(user, question, "close the question")
     _require_status(question, (Status.OPEN,), "close the question")
     question.status = Status.CLOSED
@@ -251,7 +251,7 @@ def _require_accepting(question: Question) -> None:
 def evidence_post(
     *, question: Question, author, body: str, sources: Sequence[str] = (), parent_id: int | None = None
 ) -> Evidence:
-    question = _locked(question)
+    question = question_locked(question)
     _require_accepting(question)
     if not body.strip():
         raise Invalid.field("body", "must not be blank")
@@ -272,7 +272,7 @@ def evidence_post(
 @transaction.atomic
 def evidence_endorse(*, evidence: Evidence, user) -> Endorsement:
     """"This changed my mind": a commenter's signal to the expert. Once per user; never on one's own comment."""
-    question = _locked(evidence.question)
+    question = question_locked(evidence.question)
     _require_accepting(question)
     if evidence.author_id == user.pk:
         raise Invalid.field("evidence", "you cannot endorse your own evidence")
@@ -282,7 +282,7 @@ def evidence_endorse(*, evidence: Evidence, user) -> Endorsement:
 
 @transaction.atomic
 def prediction_submit(*, question: Question, author, spec: Any, evidence_ids: Sequence[int] = ()) -> Prediction:
-    question = _locked(question)
+    question = question_locked(question)
     if is_expert(author, question):
         raise Forbidden("the question's expert cannot predict their own posterior")
     _require_accepting(question)
@@ -339,7 +339,7 @@ def _validate_influence(question: Question, influence: Sequence[dict]) -> list[I
 
 @transaction.atomic
 def posterior_publish(*, question: Question, user, spec: Any, influence: Sequence[dict] = ()) -> Posterior:
-    question = _locked(question)
+    question = question_locked(question)
     _require_expert(user, question, "publish the posterior")
     question_refresh_status(question)
     if question.status in (Status.DRAFT, Status.OPEN):

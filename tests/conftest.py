@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from hypothesis import settings as hypothesis_settings
 from django.contrib.auth.models import Group
 from django.utils import timezone
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from forecasts import demo, services
