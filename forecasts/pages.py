@@ -50,9 +50,13 @@ def distribution_svg(question, series: dict) -> str:
         ticks.append(f'<text x="{x:.0f}" y="{PLOT_H - 8}" font-size="11" text-anchor="middle">{label}</text>')
     legend = []
     for i, (name, colour, dist) in enumerate(present):
+        # Tail masses only where a bound is open: a closed side holds nothing by construction.
+        tails = [f"{dist.mass_below:.1%} below" if question.open_lower else "",
+                 f"{dist.mass_above:.1%} above" if question.open_upper else ""]
+        label = ", ".join(t for t in tails if t)
         legend.append(
-            f'<text x="{PAD + 4}" y="{16 + 14 * i}" font-size="12" fill="{colour}">{name}: '
-            f"{dist.mass_below:.1%} below, {dist.mass_above:.1%} above</text>"
+            f'<text x="{PAD + 4}" y="{16 + 14 * i}" font-size="12" fill="{colour}">{name}'
+            f"{': ' + label if label else ''}</text>"
         )
     svg = (
         f'<svg role="img" aria-label="distributions" viewBox="0 0 {PLOT_W} {PLOT_H}" width="100%" '
