@@ -42,3 +42,25 @@ def test_a_finished_job_is_not_claimed_again(open_question):
     assert services.job_claim(job.pk)
     services.job_finish(job.pk, result={"scored": 0})
     assert not services.job_claim(job.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requeue_sends_lost_and_unsent_jobs_but_not_live_ones(closed_question, expert):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    services.posterior_publish(question=closed_question, user=expert, spec=POSTERIOR_SPEC)  # scored eagerly
+    long_ago = timezone.now() - timedelta(hours=1)
+    lost = services.job_enqueue(question=closed_question, kind="aggregate")
+    Job.objects.filter(pk=lost.pk).update(state="running", heartbeat_at=long_ago, queued_at=long_ago)
+    live = services.job_enqueue(question=closed_question, kind="aggregate")
+    Job.objects.filter(pk=live.pk).update(state="running", heartbeat_at=timezone.now(), queued_at=timezone.now())
+    unsent = services.job_enqueue(question=closed_question, kind="aggregate")
+    Job.objects.filter(pk=unsent.pk).update(state="pending", queued_at=None)
+
+    sent = services.jobs_requeue(stale_seconds=60)
+
+    assert sorted(sent) == sorted([lost.pk, unsent.pk])
+    states = dict(Job.objects.filter(pk__in=[lost.pk, live.pk, unsent.pk]).values_list("pk", "state"))
+    assert states == {lost.pk: "done", live.pk: "running", unsent.pk: "done"}
