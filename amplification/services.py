@@ -24,7 +24,6 @@ from forecasts.models import Aggregate, Job, Posterior, Prediction, Prior, Quest
 log = logging.getLogger(__name__)
 
 
-
 def current_cdfs(question_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(prediction ids, author ids, (n, 201) CDFs) of the current predictions, in one query, ordered by id."""
     table = Prediction._meta.db_table
@@ -55,20 +54,23 @@ def _rank(kl: np.ndarray) -> np.ndarray:
     return ranks
 
 
-# One row of PostgreSQL's binary COPY format for score_load: a field count, then each field as (length, big-endian
-# value). Building the whole buffer is a few numpy assignments, and float8 travels bit for bit (no text round trip).
+# The columns of a Score row that the scoring job writes: their SQL type, and numpy's spelling of the same type in
+# PostgreSQL's binary COPY format (big-endian).
+SCORE_COLUMNS = {
+    "prediction_id": ("bigint", ">i8"), "author_id": ("bigint", ">i8"), "kl": ("float8", ">f8"),
+    "log_score": ("float8", ">f8"), "skill": ("float8", ">f8"), "crps": ("float8", ">f8"),
+    "wasserstein": ("float8", ">f8"), "rank": ("integer", ">i4"),
+}
+SCORE_VALUES = ["kl", "log_score", "skill", "crps", "wasserstein", "rank"]  # what a re-run overwrites
+# One row of PostgreSQL's binary COPY format for score_load: a field count, then each field as (length, value).
+# Building the whole buffer is a few numpy assignments, and float8 travels bit for bit (no text round trip).
 _SCORE_COPY_ROW = np.dtype(
     [("nfields", ">i2")]
-    + [item for i, (name, kind) in enumerate(
-        [("prediction_id", ">i8"), ("author_id", ">i8"), ("kl", ">f8"), ("log_score", ">f8"), ("skill", ">f8"),
-         ("crps", ">f8"), ("wasserstein", ">f8"), ("rank", ">i4")])
-       for item in ((f"len{i}", ">i4"), (name, kind))]
-)  # fmt: skip
+    + [field for i, (name, (_, binary)) in enumerate(SCORE_COLUMNS.items())
+       for field in ((f"len{i}", ">i4"), (name, binary))]
+)
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 _COPY_TRAILER = b"\xff\xff"
-
-
-SCORE_COLUMNS = ("prediction_id", "author_id", "kl", "log_score", "skill", "crps", "wasserstein", "rank")
 
 
 def _score_copy_buffer(columns: dict[str, np.ndarray]) -> io.BytesIO:
@@ -89,17 +91,15 @@ def _write_scores_postgres(question_id: int, columns: dict[str, np.ndarray]) -> 
         # 10,000 here). WAL is flushed in order: once job_finish commits (synchronously), every chunk before it is
         # durable too; a crash before that leaves the job unfinished, and it is run again.
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS score_load (prediction_id bigint, author_id bigint, kl float8,"
-            " log_score float8, skill float8, crps float8, wasserstein float8, rank integer) ON COMMIT DROP"
-        )
+        types = ", ".join(f"{name} {sql}" for name, (sql, _) in SCORE_COLUMNS.items())
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS score_load ({types}) ON COMMIT DROP")
         cursor.cursor.copy_expert("COPY score_load FROM STDIN WITH (FORMAT binary)", buffer)
         table = Score._meta.db_table
+        names = ", ".join(SCORE_COLUMNS)
+        updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in SCORE_VALUES)
         cursor.execute(
-            f"INSERT INTO {table} (question_id, prediction_id, author_id, kl, log_score, skill, crps, wasserstein, rank)"
-            " SELECT %s, prediction_id, author_id, kl, log_score, skill, crps, wasserstein, rank FROM score_load"
-            " ON CONFLICT (prediction_id) DO UPDATE SET kl = EXCLUDED.kl, log_score = EXCLUDED.log_score,"
-            " skill = EXCLUDED.skill, crps = EXCLUDED.crps, wasserstein = EXCLUDED.wasserstein, rank = EXCLUDED.rank",
+            f"INSERT INTO {table} (question_id, {names}) SELECT %s, {names} FROM score_load"
+            f" ON CONFLICT (prediction_id) DO UPDATE SET {updates}",
             [question_id],
         )
         cursor.execute("DROP TABLE score_load")
@@ -111,7 +111,7 @@ def _write_scores_generic(question_id: int, columns: dict[str, np.ndarray]) -> N
         [Score(question_id=question_id, **dict(zip(SCORE_COLUMNS, row, strict=True))) for row in rows],
         update_conflicts=True,
         unique_fields=["prediction"],
-        update_fields=["kl", "log_score", "skill", "crps", "wasserstein", "rank"],
+        update_fields=SCORE_VALUES,
         batch_size=2000,
     )
 

@@ -110,11 +110,15 @@ def _forms_for(request, question) -> dict:
     return forms
 
 
-def _distribution(request, question, prefix: str):
-    form = DistributionForm(request.POST, question=question, prefix=prefix)
+def _valid(form):
+    """The form, validated; its errors go the same way as a service's (to messages on the question page)."""
     if not form.is_valid():
         raise ServiceError({name: list(errors) for name, errors in form.errors.items()})
-    return form.spec()
+    return form
+
+
+def _distribution(request, question, prefix: str):
+    return _valid(DistributionForm(request.POST, question=question, prefix=prefix)).spec()
 
 
 @login_required
@@ -134,9 +138,7 @@ def question_act(request, pk: int, action: str):
             services.question_close(question=question, user=user)
             messages.success(request, "The question is closed.")
         elif action == "evidence":
-            form = EvidenceForm(request.POST, prefix="evidence")
-            if not form.is_valid():
-                raise ServiceError({name: list(errors) for name, errors in form.errors.items()})
+            form = _valid(EvidenceForm(request.POST, prefix="evidence"))
             services.evidence_post(question=question, author=user, body=form.cleaned_data["body"],
                                    sources=form.cleaned_data["sources"])
             messages.success(request, "Evidence posted.")
@@ -177,9 +179,7 @@ def question_detail(request, pk: int):
     question = services.question_refresh_status(question)
     prior = getattr(question, "prior", None)
     posterior = getattr(question, "posterior", None)
-    aggregate = getattr(question, "aggregate", None)
-    if question.status in (Status.DRAFT, Status.OPEN) and not services.is_organizer(request.user):
-        aggregate = None
+    aggregate = getattr(question, "aggregate", None) if selectors.crowd_visible(question, request.user) else None
     my_prediction = (question.predictions.filter(author=request.user, is_current=True).first()
                      if request.user.is_authenticated else None)
     context = {
@@ -192,7 +192,7 @@ def question_detail(request, pk: int):
         "plot": distribution_svg(question, {"prior": prior, "posterior": posterior, "aggregate": aggregate,
                                             "yours": my_prediction}),
         "evidence": selectors.evidence_list(question),
-        "scores": selectors.scores_list(question)[:100] if question.status in (Status.SCORED, Status.AWARDED) else [],
+        "scores": selectors.scores_list(question)[:100],
         "allocation": question.allocations.filter(state="awarded").prefetch_related("payouts__user").first(),
         "my_prediction": my_prediction,
         **_forms_for(request, question),

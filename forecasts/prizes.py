@@ -35,6 +35,7 @@ from amplification import allocation
 
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import AuditEvent, Competition, Influence, Job, Payout, PrizeAllocation, Question, Score, Status
+from .selectors import SCORED_STATES, scores_list
 from .services import audit, is_organizer, job_claim, job_finish, question_locked
 
 # A DecimalField(max_digits=14, decimal_places=2) holds at most 12 digits before the point.
@@ -342,8 +343,7 @@ def payouts_by_user(allocation_row: PrizeAllocation) -> dict[str, Decimal]:
 
 def question_leaderboard(question: Question) -> dict[str, Any]:
     """Scores best first with their ranks, and each row's accuracy and evidence payouts once awarded."""
-    scored = question.status in (Status.SCORED, Status.AWARDED)
-    rows = list(question.scores.select_related("author").order_by("rank", "prediction_id")) if scored else []
+    rows = list(scores_list(question))
     awarded = question.allocations.filter(state=PrizeAllocation.State.AWARDED).first()
     paid: dict[int, Decimal] = defaultdict(lambda: Decimal("0.00"))
     payouts = []
@@ -375,7 +375,7 @@ def competition_leaderboard(competition: Competition) -> list[dict[str, Any]]:
     """Per user, across the competition's scored questions: total skill (0 where they did not predict), mean KL
     over the questions they did predict, and how many; ranked by total skill, highest first (ties share a rank)."""
     rows = Score.objects.filter(
-        question__in=competition.questions.filter(status__in=(Status.SCORED, Status.AWARDED))
+        question__in=competition.questions.filter(status__in=SCORED_STATES)
     ).values_list("author_id", "author__username", "skill", "kl")
     per_user: dict[int, dict[str, Any]] = {}
     for author_id, username, skill, kl in rows:
@@ -436,7 +436,7 @@ def competition_award(*, competition: Competition, user) -> AuditEvent:
     questions = list(competition.questions.all())
     if not questions:
         raise Conflict("the competition has no questions")
-    pending = sorted(q.pk for q in questions if q.status not in (Status.SCORED, Status.AWARDED))
+    pending = sorted(q.pk for q in questions if q.status not in SCORED_STATES)
     if pending:
         raise Conflict(f"questions {pending} are not scored yet")
     board = competition_leaderboard(competition)

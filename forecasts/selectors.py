@@ -10,6 +10,8 @@ from .services import is_expert, is_organizer
 # Others' predicted posteriors stay hidden while a question is open, so commenters cannot copy each other and the
 # expert is not anchored by the crowd before reading the evidence.
 PREDICTIONS_PUBLIC_FROM = (Status.CLOSED, Status.RESOLVED, Status.SCORED, Status.AWARDED)
+# Statuses in which every current prediction has its score.
+SCORED_STATES = (Status.SCORED, Status.AWARDED)
 
 
 def questions_visible(user) -> QuerySet[Question]:
@@ -27,11 +29,16 @@ def evidence_list(question: Question) -> QuerySet[Evidence]:
     return question.evidence.select_related("author").annotate(n_endorsements=Count("endorsements"))
 
 
+def crowd_visible(question: Question, user) -> bool:
+    """May this user see everyone's predictions and the pooled forecast made from them?"""
+    return question.status in PREDICTIONS_PUBLIC_FROM or is_organizer(user)
+
+
 def predictions_visible(question: Question, user, *, current_only: bool = False) -> QuerySet[Prediction]:
     qs = question.predictions.select_related("author").prefetch_related("evidence")
     if current_only:
         qs = qs.filter(is_current=True)
-    if question.status in PREDICTIONS_PUBLIC_FROM or is_organizer(user):
+    if crowd_visible(question, user):
         return qs
     if is_expert(user, question):
         return qs.none()
@@ -39,4 +46,7 @@ def predictions_visible(question: Question, user, *, current_only: bool = False)
 
 
 def scores_list(question: Question) -> QuerySet[Score]:
+    """Best first; empty until the scoring job has finished, so nobody reads a half-written ranking."""
+    if question.status not in SCORED_STATES:
+        return Score.objects.none()
     return question.scores.select_related("author").order_by("rank", "prediction_id")

@@ -163,32 +163,33 @@ def question_create(
     return question
 
 
+@transaction.atomic
+def _close_if_due(question: Question, now: datetime) -> bool:
+    """Close one question past its closing time. The conditional update makes it happen exactly once, whichever of
+    beat or a request gets there first; only the one that closed it records the step and refreshes the pool."""
+    closed = Question.objects.filter(pk=question.pk, status=Status.OPEN, closes_at__lte=now).update(
+        status=Status.CLOSED, closed_at=now
+    )
+    if closed:
+        audit(action="question.close", question=question, reason="closes_at passed")
+        job_enqueue(question=question, kind=Job.Kind.AGGREGATE)
+    return bool(closed)
+
+
 def question_refresh_status(question: Question, now: datetime | None = None) -> Question:
-    """Close an open question whose closing time has passed (the server's clock decides), exactly once."""
+    """Close an open question whose closing time has passed (the server's clock decides)."""
     now = now or timezone.now()
     if question.status == Status.OPEN and question.is_past_close(now):
-        closed = Question.objects.filter(pk=question.pk, status=Status.OPEN, closes_at__lte=now).update(
-            status=Status.CLOSED, closed_at=now
-        )
-        if closed:
-            audit(action="question.close", question=question, reason="closes_at passed")
-            job_enqueue(question=question, kind=Job.Kind.AGGREGATE)
+        _close_if_due(question, now)
         question.refresh_from_db()
     return question
 
 
 def questions_close_due(now: datetime | None = None) -> int:
-    """Close every open question past its closing time. The conditional update makes a second run a no-op."""
+    """Close every open question past its closing time; a second run closes nothing."""
     now = now or timezone.now()
-    closed = 0
-    for question in Question.objects.filter(status=Status.OPEN, closes_at__lte=now).only("id", "status", "closes_at"):
-        with transaction.atomic():
-            if Question.objects.filter(pk=question.pk, status=Status.OPEN).update(status=Status.CLOSED,
-                                                                                   closed_at=now):
-                audit(action="question.close", question=question, reason="closes_at passed")
-                job_enqueue(question=question, kind=Job.Kind.AGGREGATE)
-                closed += 1
-    return closed
+    due = Question.objects.filter(status=Status.OPEN, closes_at__lte=now).only("id")
+    return sum(_close_if_due(question, now) for question in due)
 
 
 @transaction.atomic

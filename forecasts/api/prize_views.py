@@ -23,7 +23,7 @@ from amplification import allocation
 from .. import prizes, services
 from ..errors import Conflict, Forbidden
 from ..models import AuditEvent, Competition, Influence, Payout, PrizeAllocation, Status
-from .serializers import MAX_ID
+from .serializers import id_field
 from .views import ERRORS, parse_body, question_for
 
 READ_ERRORS = {403: ERRORS[403], 404: ERRORS[404], 409: ERRORS[409]}
@@ -93,8 +93,8 @@ class PrizesInSerializer(serializers.Serializer):
 
 
 class AwardInSerializer(serializers.Serializer):
-    allocation = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_ID,
-                                          help_text="the draft to award; the latest draft if omitted")
+    allocation = id_field(required=False, allow_null=True,
+                          help_text="the draft to award; the latest draft if omitted")
 
 
 class PayoutSerializer(serializers.ModelSerializer):
@@ -185,7 +185,7 @@ class InfluenceSerializer(serializers.ModelSerializer):
 
 class CompetitionInSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    questions = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+    questions = serializers.ListField(child=id_field(),
                                       max_length=1000)
     pool = serializers.DecimalField(**MONEY)
     currency = serializers.RegexField(r"^[A-Za-z]{3}\Z", required=False, allow_null=True)

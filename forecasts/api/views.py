@@ -17,7 +17,7 @@ from amplification.interop import to_metaculus
 
 from .. import selectors, services
 from ..errors import Conflict, NotFound
-from ..models import Aggregate, Evidence, Job, Posterior, Prior, Question, Status
+from ..models import Aggregate, Evidence, Job, Posterior, Prior, Question
 from . import serializers as s
 
 ERRORS = {
@@ -152,14 +152,14 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["get"])
     def scores(self, request, pk=None):
         question = self.get_object()
-        results = selectors.scores_list(question) if question.status in (Status.SCORED, Status.AWARDED) else []
+        results = selectors.scores_list(question)
         return Response({"status": question.status, "results": s.ScoreSerializer(results, many=True).data})
 
     @extend_schema(request=None, responses={200: s.StoredDistributionSerializer, **ERRORS})
     @action(detail=True, methods=["get"])
     def aggregate(self, request, pk=None):
         question = self.get_object()
-        if question.status in (Status.DRAFT, Status.OPEN) and not services.is_organizer(request.user):
+        if not selectors.crowd_visible(question, request.user):
             # The pooled forecast would reveal the hidden predictions while the question is open.
             raise Conflict("the pooled forecast is shown once the question closes")
         aggregate = get_object_or_404(Aggregate, question=question)
@@ -167,7 +167,6 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         body.update({"method": aggregate.method, "n_predictions": aggregate.n_predictions,
                      "scores": aggregate.scores, "updated_at": aggregate.updated_at})
         return Response(body)
-
 
     @extend_schema(request=None, responses={200: OpenApiResponse(description="Metaculus-style payloads")})
     @action(detail=True, methods=["get"], url_path="export/metaculus")
@@ -177,11 +176,11 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         Import goes the other way through any `spec` of type `cdf`, which takes the same 201 numbers.
         """
         question = self.get_object()
-        hidden = question.status in (Status.DRAFT, Status.OPEN) and not services.is_organizer(request.user)
         rows = {
             "prior": Prior.objects.filter(question=question).first(),
             "posterior": Posterior.objects.filter(question=question).first(),
-            "aggregate": None if hidden else Aggregate.objects.filter(question=question).first(),
+            "aggregate": (Aggregate.objects.filter(question=question).first()
+                          if selectors.crowd_visible(question, request.user) else None),
             "mine": question.predictions.filter(author_id=request.user.pk, is_current=True).first(),
         }
         domain = question.domain
