@@ -12,6 +12,18 @@ from .models import Question, Scale
 QUANTILES = (("p5", 0.05), ("p50", 0.5), ("p95", 0.95))
 
 
+def question_value(raw: str, scale: str) -> float | str:
+    """What a person typed for a value on the question's axis: a number, or an ISO date kept as text on a date
+    question. Text that is not a number is passed on as typed, so the engine names the field and the rule."""
+    raw = raw.strip()
+    if scale == Scale.DATE:
+        return raw
+    try:
+        return float(raw)
+    except ValueError:
+        return raw
+
+
 class DistributionForm(forms.Form):
     """p5, median and p95 (numbers, or ISO dates on a date question) plus the masses beyond open bounds."""
 
@@ -40,14 +52,7 @@ class DistributionForm(forms.Form):
         inside = 1.0 - below - above
         points = []
         for name, p in QUANTILES:
-            raw = data[name].strip()
-            x: float | str = raw
-            if self.question.scale != Scale.DATE:
-                try:
-                    x = float(raw)
-                except ValueError:
-                    x = raw  # the service names the field and the rule
-            points.append({"p": below + p * inside, "x": x})
+            points.append({"p": below + p * inside, "x": question_value(data[name], self.question.scale)})
         spec: dict = {"type": "quantiles", "points": points}
         if data.get("mass_below") is not None:
             spec["mass_below"] = below
@@ -80,10 +85,4 @@ class QuestionForm(forms.Form):
                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
     def bound(self, name: str) -> float | str:
-        raw = self.cleaned_data[name].strip()
-        if self.cleaned_data["scale"] == Scale.DATE:
-            return raw
-        try:
-            return float(raw)
-        except ValueError:
-            return raw  # Domain.create names the field and the rule
+        return question_value(self.cleaned_data[name], self.cleaned_data["scale"])

@@ -209,7 +209,10 @@ class EvidenceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_endorsements(self, obj) -> int:
-        return getattr(obj, "n_endorsements", None) or obj.endorsements.count()
+        # Lists annotate the count (selectors.evidence_list); a single new row is counted here. `or` would re-query
+        # every row whose annotated count is 0.
+        count = getattr(obj, "n_endorsements", None)
+        return obj.endorsements.count() if count is None else count
 
 
 class PredictionSerializer(serializers.ModelSerializer):
