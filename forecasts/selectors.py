@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from .models import Evidence, Prediction, Question, Score, Status
 from .services import is_expert, is_organizer
@@ -19,10 +19,9 @@ def questions_visible(user) -> QuerySet[Question]:
     if is_organizer(user):
         return qs
     # Drafts are visible only to their expert and creator.
-    from django.db.models import Q
-
-    return qs.filter(~Q(status=Status.DRAFT) | Q(expert=user) | Q(created_by=user)) if user.is_authenticated else (
-        qs.exclude(status=Status.DRAFT))
+    if not user.is_authenticated:
+        return qs.exclude(status=Status.DRAFT)
+    return qs.filter(~Q(status=Status.DRAFT) | Q(expert=user) | Q(created_by=user))
 
 
 def evidence_list(question: Question) -> QuerySet[Evidence]:
