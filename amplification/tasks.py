@@ -30,7 +30,7 @@ RETRY = {
 }
 
 
-def _run(task, body, job_id: int):
+def _run(body, job_id: int):
     # A connection left broken by a database restart must not poison this attempt.
     close_old_connections()
     try:
@@ -47,26 +47,26 @@ def _run(task, body, job_id: int):
         raise
 
 
-@shared_task(bind=True, name="amplification.tasks.score_question", **RETRY)
-def score_question(self, job_id: int):
-    return _run(self, runs.question_score, job_id)
+@shared_task(name="amplification.tasks.score_question", **RETRY)
+def score_question(job_id: int):
+    return _run(runs.question_score, job_id)
 
 
-@shared_task(bind=True, name="amplification.tasks.refresh_aggregate", **RETRY)
-def refresh_aggregate(self, job_id: int):
-    return _run(self, runs.aggregate_refresh, job_id)
+@shared_task(name="amplification.tasks.refresh_aggregate", **RETRY)
+def refresh_aggregate(job_id: int):
+    return _run(runs.aggregate_refresh, job_id)
 
 
-@shared_task(bind=True, name="amplification.tasks.fit_prior", **RETRY)
-def fit_prior(self, job_id: int):
-    return _run(self, runs.prior_fit, job_id)
+@shared_task(name="amplification.tasks.fit_prior", **RETRY)
+def fit_prior(job_id: int):
+    return _run(runs.prior_fit, job_id)
 
 
-@shared_task(bind=True, name="amplification.tasks.compute_prizes", **RETRY)
-def compute_prizes(self, job_id: int):
+@shared_task(name="amplification.tasks.compute_prizes", **RETRY)
+def compute_prizes(job_id: int):
     from forecasts import prizes
 
-    return _run(self, prizes.prizes_compute_job, job_id)
+    return _run(prizes.prizes_compute_job, job_id)
 
 
 @shared_task(name="amplification.tasks.questions_close_due")
