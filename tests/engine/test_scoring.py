@@ -87,6 +87,39 @@ def test_crps_and_wasserstein_match_quadrature():
         assert scores.wasserstein[i] == pytest.approx(w1, rel=1e-8, abs=1e-14)
 
 
+def test_crps_and_wasserstein_match_quadrature_when_the_cdfs_cross_in_every_segment():
+    # F_Q zigzags around F_P = u: d changes sign inside every segment, except where it touches 0 at a grid point
+    posterior = U_GRID.copy()
+    wiggle = 0.002 * (-1.0) ** np.arange(201)
+    wiggle[[0, 50, 51, 120, 200]] = 0.0
+    pred = U_GRID + wiggle
+    scores = score_predictions(pred[None, :], posterior, posterior, open_lower=False, open_upper=False)
+
+    def diff(u):
+        return np.interp(u, U_GRID, pred) - np.interp(u, U_GRID, posterior)
+
+    crps = integrate.quad(lambda u: diff(u) ** 2, 0, 1, points=U_GRID[1:-1], limit=1000)[0]
+    w1 = integrate.quad(lambda u: abs(diff(u)), 0, 1, points=U_GRID[1:-1], limit=1000)[0]
+    assert scores.crps[0] == pytest.approx(crps, rel=1e-9)
+    assert scores.wasserstein[0] == pytest.approx(w1, rel=1e-8)
+    # and by hand: |d| is a tent of height 0.002 over every segment (two triangles meeting at its middle, or one
+    # triangle where an end touches 0), area h * 0.002 / 2, except segment 50-51 where d = 0 throughout
+    assert scores.wasserstein[0] == pytest.approx(0.002 / 2 * (1 - 1 / 200), rel=1e-12)
+
+
+def test_read_only_arrays_score_the_same_as_writable_ones():
+    # predictions read from the database arrive as read-only views of the bytes
+    rng = np.random.default_rng(6)
+    preds = random_cdfs(rng, 1000)
+    prior, posterior = random_cdfs(rng, 2)
+    frozen = [np.frombuffer(a.tobytes(), dtype=np.float64).reshape(a.shape) for a in (preds, posterior, prior)]
+    assert not frozen[0].flags.writeable
+    a = score_predictions(preds, posterior, prior, open_lower=True, open_upper=True)
+    b = score_predictions(*frozen, open_lower=True, open_upper=True)
+    for name in ("kl", "log_score", "skill", "crps", "wasserstein"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
 def test_wasserstein_matches_scipy_on_a_fine_resampling():
     rng = np.random.default_rng(4)
     preds = random_cdfs(rng, 4)
