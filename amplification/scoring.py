@@ -115,7 +115,7 @@ def _aligned(shape: tuple[int, int]) -> np.ndarray:
 
 def _score_blocks(plan: _Plan, q: np.ndarray, out: Scores, next_block: Iterator[int], mixed: np.ndarray) -> None:
     """Score blocks taken from the shared counter until none is left (threads balance themselves). All three steps
-    release the GIL: the kernel (nogil), numpy's log and the BLAS dot product."""
+    release the GIL: the two compiled loops (nogil) and numpy's log."""
     n = q.shape[0]
     with np.errstate(divide="ignore", invalid="ignore"):  # once per thread: errstate costs microseconds to enter
         while True:
@@ -146,8 +146,9 @@ def _finish(plan: _Plan, q: np.ndarray, out: Scores, prior_log_score: float) -> 
         np.subtract(plan.entropy_term, log_score, out=out.kl)
         # skill = KL(P||prior') - KL(P||Q') = log_score - prior_log_score (the entropy term cancels exactly)
         np.subtract(log_score, prior_log_score, out=out.skill)
-        # The prior is scored as a one-row block, whose dot product may round differently from the big blocks'; a
-        # prediction identical to the prior must earn exactly the zero that "predict no change" is defined to earn.
+        # A prediction identical to the prior must earn exactly the zero that "predict no change" is defined to earn.
+        # The prior goes through the same per-row arithmetic as every prediction, so today the difference is exactly
+        # 0; the guard keeps it so if a future kernel sums a lone row in another order than a block's rows.
         out.skill[np.abs(out.skill) <= SKILL_ROUNDOFF] = 0.0
 
 
