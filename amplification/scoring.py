@@ -180,7 +180,9 @@ def score_predictions(
     """Score predicted posteriors (n, 201 CDFs) against the expert's posterior and prior (201-point CDFs).
 
     Predictions are trusted to be valid CDFs (as `from_spec` makes them); posterior and prior are checked.
-    KL(P || Q') is +inf only when uniform_mix == 0 and the prediction puts zero mass where the posterior has some.
+    KL(P || Q') is +inf only when uniform_mix == 0 and the prediction puts zero mass where the posterior has some;
+    skill is then -inf, or +inf where only the prior misses, or NaN (inf - inf) where both miss. The platform's
+    settings refuse uniform_mix == 0, so stored scores are always finite.
     """
     q = np.asarray(predictions, dtype=np.float64)
     if q.ndim != 2 or q.shape[1] != N_POINTS:

@@ -25,17 +25,27 @@ def _density_path(cdf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return U_GRID, np.diff(cdf) * (len(cdf) - 1)
 
 
+def tail_labels(question) -> tuple[str, str]:
+    """What the mass beyond each bound means, in the question's terms (a date question's lower tail is "already")."""
+    lower, upper = (question.domain.format_x(x) for x in (question.lower, question.upper))
+    if question.scale == "date":
+        return "already", f"after {upper} or never"
+    fmt = "{:.3g}".format
+    return f"below {fmt(lower)}", f"above {fmt(upper)}"
+
+
 def distribution_svg(question, series: dict) -> str:
-    """Overlay the densities of the given stored distributions; tail masses are written beside the axis."""
+    """Overlay the densities of the given stored distributions; tail masses are written in the legend above them."""
     present = [(name, colour, series[name]) for name, colour in SERIES if series.get(name) is not None]
     if not present:
         return ""
+    top = 14 * len(present) + 14  # the legend's band: curves are drawn below it
     peak = max(float(_density_path(d.cdf)[1].max()) for _, _, d in present) or 1.0
     paths = []
     for name, colour, dist in present:
         u, dens = _density_path(dist.cdf)
         xs = PAD + u * (PLOT_W - 2 * PAD)
-        ys = PLOT_H - PAD - dens / peak * (PLOT_H - 2 * PAD)
+        ys = PLOT_H - PAD - dens / peak * (PLOT_H - PAD - top)
         points = " ".join(f"{xs[i]:.1f},{ys[i]:.1f} {xs[i + 1]:.1f},{ys[i]:.1f}" for i in range(len(dens)))
         paths.append(
             f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}">'
@@ -49,10 +59,11 @@ def distribution_svg(question, series: dict) -> str:
         label = value if isinstance(value, str) else f"{value:.3g}"
         ticks.append(f'<text x="{x:.0f}" y="{PLOT_H - 8}" font-size="11" text-anchor="middle">{label}</text>')
     legend = []
+    below, above = tail_labels(question)
     for i, (name, colour, dist) in enumerate(present):
         # Tail masses only where a bound is open: a closed side holds nothing by construction.
-        tails = [f"{dist.mass_below:.1%} below" if question.open_lower else "",
-                 f"{dist.mass_above:.1%} above" if question.open_upper else ""]
+        tails = [f"{dist.mass_below:.1%} {below}" if question.open_lower else "",
+                 f"{dist.mass_above:.1%} {above}" if question.open_upper else ""]
         label = ", ".join(t for t in tails if t)
         legend.append(
             f'<text x="{PAD + 4}" y="{16 + 14 * i}" font-size="12" fill="{colour}">{name}'
@@ -186,6 +197,7 @@ def question_detail(request, pk: int):
         "question": question,
         "lower": question.domain.format_x(question.lower),
         "upper": question.domain.format_x(question.upper),
+        "tail_labels": tail_labels(question),
         "prior": prior,
         "posterior": posterior,
         "aggregate": aggregate,

@@ -40,3 +40,17 @@ def test_each_demo_question_ranks_close_then_no_change_then_wrong_way():
         ranking = list(Score.objects.filter(question=question).order_by("rank").values_list("author__username",
                                                                                               flat=True))
         assert ranking == ["alice", "bob", "carol"], question.title
+
+
+def test_the_question_pages_name_the_tails_in_the_questions_terms(client):
+    compute, agi = load_demo(award=False)
+    page = client.get(f"/questions/{agi.pk}/").content.decode()
+    # the date question's tails are "already" and "never", in the table and in the plot's legend
+    assert "<th>already</th><th>after 2100-12-31 or never</th>" in page
+    assert "posterior: 3.0% already, 40.0% after 2100-12-31 or never" in page
+    page = client.get(f"/questions/{compute.pk}/").content.decode()
+    assert "<th>below 100</th><th>above 1e+18</th>" in page
+    # every score the platform computes is shown, Wasserstein included
+    assert "<th>Wasserstein</th>" in page
+    w = Score.objects.get(question=compute, author__username="alice").wasserstein
+    assert f"<td>{w:.5f}</td>" in page

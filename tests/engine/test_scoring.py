@@ -159,6 +159,21 @@ def test_uniform_mix_zero_gives_infinite_kl_only_where_the_prediction_misses():
     assert not np.isnan(scores.kl).any()
 
 
+def test_uniform_mix_zero_gives_the_documented_infinite_skills():
+    domain = Domain.create(lower=0, upper=1, scale="linear", open_lower=False, open_upper=False)
+
+    def box(lo, hi):
+        return from_spec({"type": "histogram", "bins": [{"lo": lo, "hi": hi, "p": 1.0}]}, domain).cdf
+
+    posterior, covers, misses = box(0.0, 0.5), box(0.0, 1.0), box(0.5, 1.0)
+    preds = np.stack([covers, misses])
+    scores = score_predictions(preds, posterior, misses, open_lower=False, open_upper=False, uniform_mix=0.0)
+    assert scores.skill[0] == math.inf  # only the prior misses
+    assert math.isnan(scores.skill[1])  # both miss: inf - inf
+    scores = score_predictions(preds, posterior, covers, open_lower=False, open_upper=False, uniform_mix=0.0)
+    assert scores.skill[0] == 0.0 and scores.skill[1] == -math.inf
+
+
 def test_it_scores_in_blocks_and_threads_like_row_by_row():
     rng = np.random.default_rng(5)
     preds = random_cdfs(rng, 5000)
