@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from django.contrib.auth import get_user_model
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -114,15 +116,22 @@ class SpecInSerializer(serializers.Serializer):
     spec = SpecField()
 
 
-class InfluenceInSerializer(serializers.Serializer):
-    evidence = id_field()
-    weight = serializers.FloatField(min_value=0)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+class WeightField(serializers.FloatField):
+    """A finite number >= 0. JSON true/false are refused (Python would take them as 1 and 0)."""
 
-    def validate_weight(self, value):
-        if value != value or value in (float("inf"), float("-inf")):
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
             raise serializers.ValidationError("must be finite")
         return value
+
+
+class InfluenceInSerializer(serializers.Serializer):
+    evidence = id_field()
+    weight = WeightField(min_value=0)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
 class PosteriorInSerializer(serializers.Serializer):
