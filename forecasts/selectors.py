@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 
-from .models import Evidence, Prediction, Question, Score, Status
-from .services import is_expert, is_organizer
+from .models import Evidence, Job, Prediction, Question, Score, Status
+from .services import is_organizer
 
-# Others' predicted posteriors stay hidden while a question is open, so commenters cannot copy each other and the
-# expert is not anchored by the crowd before reading the evidence.
-PREDICTIONS_PUBLIC_FROM = (Status.CLOSED, Status.RESOLVED, Status.SCORED, Status.AWARDED)
+# The crowd (others' predicted posteriors, and the pooled forecast and job results computed from them) is public only
+# once the expert's posterior is published, for everyone alike: before that, commenters could copy each other, an
+# organizer (who may predict) could copy the crowd, and the expert's posterior would be anchored on the crowd, which
+# spoils the measurement. Closing is not enough: what a commenter sees after close can still reach the expert.
+# Each author always sees their own predictions.
+PREDICTIONS_PUBLIC_FROM = (Status.RESOLVED, Status.SCORED, Status.AWARDED)
 # Statuses in which every current prediction has its score.
 SCORED_STATES = (Status.SCORED, Status.AWARDED)
 
@@ -29,8 +32,12 @@ def evidence_list(question: Question) -> QuerySet[Evidence]:
 
 
 def crowd_visible(question: Question, user) -> bool:
-    """May this user see everyone's predictions and the pooled forecast made from them?"""
-    return question.status in PREDICTIONS_PUBLIC_FROM or is_organizer(user)
+    """May this user see everyone's predictions and the pooled forecast made from them?
+
+    The same answer for every user, organizers and the expert included; `user` stays in the signature because the
+    question is asked per user.
+    """
+    return question.status in PREDICTIONS_PUBLIC_FROM
 
 
 def predictions_visible(question: Question, user, *, current_only: bool = False) -> QuerySet[Prediction]:
@@ -39,9 +46,19 @@ def predictions_visible(question: Question, user, *, current_only: bool = False)
         qs = qs.filter(is_current=True)
     if crowd_visible(question, user):
         return qs
-    if is_expert(user, question):
+    if not user.is_authenticated:
         return qs.none()
     return qs.filter(author=user)
+
+
+def job_result_visible(job: Job, user) -> bool:
+    """May this user read what the job computed (`result`)? Its state and progress go with the question."""
+    if job.kind == Job.Kind.PRIZES:
+        # Amounts and the draw's winner, like the draft allocation they belong to, are for organizers.
+        return is_organizer(user)
+    if job.kind == Job.Kind.AGGREGATE:
+        return crowd_visible(job.question, user)  # how many predictions were pooled
+    return True
 
 
 def scores_list(question: Question) -> QuerySet[Score]:

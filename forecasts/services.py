@@ -17,7 +17,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -138,7 +138,7 @@ def question_create(
     expert=None,
 ) -> Question:
     if expert is not None and expert.pk != created_by.pk and not is_organizer(created_by):
-        raise Invalid.field("expert", "only organizers may create a question for another expert")
+        raise Forbidden("only organizers may create a question for another expert")
     try:
         domain = Domain.create(lower=lower, upper=upper, scale=scale, open_lower=open_lower, open_upper=open_upper)
     except SpecError as exc:
@@ -166,9 +166,12 @@ def question_create(
 @transaction.atomic
 def _close_if_due(question: Question, now: datetime) -> bool:
     """Close one question past its closing time. The conditional update makes it happen exactly once, whichever of
-    beat or a request gets there first; only the one that closed it records the step and refreshes the pool."""
+    beat or a request gets there first; only the one that closed it records the step and refreshes the pool.
+
+    It closed at `closes_at`, not when someone first noticed: `closed_at` says so whenever beat or a request runs.
+    """
     closed = Question.objects.filter(pk=question.pk, status=Status.OPEN, closes_at__lte=now).update(
-        status=Status.CLOSED, closed_at=now
+        status=Status.CLOSED, closed_at=F("closes_at")
     )
     if closed:
         audit(action="question.close", question=question, reason="closes_at passed")
@@ -320,12 +323,15 @@ def _validate_influence(question: Question, influence: Sequence[dict]) -> list[I
     if len(influence) > 10_000:
         raise Invalid.field("influence", "at most 10000 entries")
     seen: set[int] = set()
-    valid_ids = set(Evidence.objects.filter(question=question).values_list("pk", flat=True))
+    author_of = dict(Evidence.objects.filter(question=question).values_list("pk", "author_id"))
     rows = []
     for i, item in enumerate(influence):
         evidence_id, weight = item.get("evidence"), item.get("weight")
-        if evidence_id not in valid_ids:
+        if evidence_id not in author_of:
             raise Invalid.field(f"influence[{i}].evidence", f"no evidence #{evidence_id} on this question")
+        if author_of[evidence_id] == question.expert_id:
+            # Influence decides the evidence prize: the expert could otherwise pay that pool to themselves.
+            raise Invalid.field(f"influence[{i}].evidence", "the expert's own evidence cannot carry influence")
         if evidence_id in seen:
             raise Invalid.field(f"influence[{i}].evidence", f"evidence #{evidence_id} is listed twice")
         seen.add(evidence_id)
@@ -443,17 +449,26 @@ def job_fail(job_id: int, *, error: str) -> None:
     )
 
 
+USERNAME_TAKEN = "is already taken"
+
+
 def user_register(*, username: str, password: str):
     from django.contrib.auth.password_validation import validate_password
     from django.core.exceptions import ValidationError
 
     if User.objects.filter(username__iexact=username).exists():
-        raise Invalid.field("username", "is already taken")
+        raise Invalid.field("username", USERNAME_TAKEN)
     user = User(username=username)
     try:
         validate_password(password, user)
     except ValidationError as exc:
         raise Invalid({"password": list(exc.messages)}) from None
     user.set_password(password)
-    user.save()
+    try:
+        # Two registrations of one name can both pass the check above; the database's unique username refuses the
+        # second insert. The savepoint keeps the caller's transaction usable, so the loser gets the same 400.
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise Invalid.field("username", USERNAME_TAKEN) from None
     return user

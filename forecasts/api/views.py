@@ -59,12 +59,23 @@ def token(request):
     return Response({"token": token.key})
 
 
+# Ids in paths are digits: anything else is no such object (404), never a lookup that raises.
+ID_IN_PATH = r"[0-9]+"
+
+
 class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.QuestionSerializer
     filterset_fields = ["status", "scale"]
+    lookup_value_regex = ID_IN_PATH
 
     def get_queryset(self):
         return selectors.questions_visible(self.request.user)
+
+    def list(self, request, *args, **kwargs):
+        # The server's clock decides the status, with or without beat: close the due questions before filtering, so
+        # ?status=open never lists a question whose closing time has passed.
+        services.questions_close_due()
+        return super().list(request, *args, **kwargs)
 
     def get_object(self):
         question = super().get_object()
@@ -160,8 +171,8 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def aggregate(self, request, pk=None):
         question = self.get_object()
         if not selectors.crowd_visible(question, request.user):
-            # The pooled forecast would reveal the hidden predictions while the question is open.
-            raise Conflict("the pooled forecast is shown once the question closes")
+            # The pooled forecast would reveal the hidden predictions (selectors.crowd_visible says until when).
+            raise Conflict("the pooled forecast is shown once the expert's posterior is published")
         aggregate = get_object_or_404(Aggregate, question=question)
         body = s.StoredDistributionSerializer(aggregate).data
         body.update({"method": aggregate.method, "n_predictions": aggregate.n_predictions,
@@ -188,6 +199,8 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
 
 class EvidenceEndorseView(viewsets.ViewSet):
+    lookup_value_regex = ID_IN_PATH
+
     @extend_schema(request=None, responses={201: s.EvidenceSerializer, **ERRORS},
                    parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)])
     @action(detail=True, methods=["post"])
@@ -203,10 +216,18 @@ class EvidenceEndorseView(viewsets.ViewSet):
 
 class JobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.JobSerializer
+    lookup_value_regex = ID_IN_PATH
 
     def get_queryset(self):
         visible = selectors.questions_visible(self.request.user).values("id")
-        return Job.objects.filter(question_id__in=visible)
+        return Job.objects.filter(question_id__in=visible).select_related("question")
+
+    def retrieve(self, request, *args, **kwargs):
+        job = self.get_object()
+        body = self.get_serializer(job).data
+        if not selectors.job_result_visible(job, request.user):
+            body["result"] = None  # state and progress stay; what the job computed is not this user's to see
+        return Response(body)
 
 
 def question_for(user, pk) -> Question:

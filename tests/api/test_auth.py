@@ -44,3 +44,25 @@ def test_a_token_authenticates(client_for, alice):
     client = client_for()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     assert client.get("/api/questions/").status_code == 200
+
+
+def test_a_registration_that_loses_the_race_for_a_username_is_a_400(client_for, monkeypatch):
+    # Two registrations of one name both pass the "is it taken?" check; the other one inserts first. Its row is
+    # written here between this registration's check and its insert (password validation runs in between); being in
+    # this request's transaction, it is rolled back with the 400, unlike a real concurrent registration's.
+    from django.contrib.auth import get_user_model, password_validation
+
+    User = get_user_model()
+    validate = password_validation.validate_password
+
+    def the_other_registration_inserts_first(password, user=None, *args, **kwargs):
+        User.objects.create_user(username=user.username, password="another-pass-phrase")
+        return validate(password, user, *args, **kwargs)
+
+    monkeypatch.setattr(password_validation, "validate_password", the_other_registration_inserts_first)
+    client = client_for()
+    client.raise_request_exception = False  # a crash must show as the 500 a client would get
+    response = client.post("/api/auth/register/", {"username": "racer", "password": "long-enough-pw"},
+                           format="json")
+    assert response.status_code == 400, response.content[:200]
+    assert response.json() == {"username": ["is already taken"]}

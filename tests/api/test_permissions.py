@@ -73,16 +73,21 @@ def test_anonymous_writes_are_401(client_for, open_question):
                        ).status_code == 401
 
 
-def test_others_predictions_stay_hidden_until_close(client_for, open_question, alice, bob, expert, organizer):
+def test_others_predictions_stay_hidden_until_the_posterior(client_for, open_question, alice, bob, expert,
+                                                            organizer):
     client_for(alice).post(f"/api/questions/{open_question.pk}/predictions/", {"spec": POSTERIOR_SPEC},
                            format="json")
     url = f"/api/questions/{open_question.pk}/predictions/"
     assert len(client_for(alice).get(url).json()) == 1
     assert client_for(bob).get(url).json() == []
     assert client_for(expert).get(url).json() == []
-    assert len(client_for(organizer).get(url).json()) == 1
+    assert client_for(organizer).get(url).json() == []  # organizers may predict: no early view for them
     client_for(expert).post(f"/api/questions/{open_question.pk}/close/")
+    assert client_for(bob).get(url).json() == []
+    assert client_for(expert).get(url).json() == []  # the posterior must not be anchored on the crowd
+    client_for(expert).put(f"/api/questions/{open_question.pk}/posterior/", {"spec": POSTERIOR_SPEC}, format="json")
     assert len(client_for(bob).get(url).json()) == 1
+    assert len(client_for(expert).get(url).json()) == 1
 
 
 def test_a_draft_is_invisible_to_others(client_for, draft_question, alice, expert):
@@ -94,8 +99,8 @@ def test_only_organizers_create_a_question_for_another_expert(client_for, alice,
     body = {"title": "T", "scale": "linear", "lower": 0, "upper": 10, "closes_at": "2999-01-01T00:00:00Z",
             "expert": "expert"}
     refused = client_for(alice).post("/api/questions/", body, format="json")
-    assert refused.status_code == 400
-    assert "expert" in refused.json()
+    assert refused.status_code == 403  # a role rule, not bad input
+    assert "expert" in refused.json()["detail"]
     created = client_for(organizer).post("/api/questions/", body, format="json")
     assert created.status_code == 201
     assert created.json()["expert"] == "expert"

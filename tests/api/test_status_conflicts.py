@@ -70,3 +70,30 @@ def test_due_questions_close_exactly_once(open_question):
     assert questions_close_due(now=later) == 1
     assert questions_close_due(now=later) == 0
     assert AuditEvent.objects.filter(question=open_question, action="question.close").count() == 1
+
+
+def test_a_question_closed_by_the_clock_records_its_closing_time(open_question):
+    from forecasts.services import questions_close_due
+
+    # Nothing looked at the question for a month after it closed; it still closed at closes_at.
+    questions_close_due(now=open_question.closes_at + timedelta(days=30))
+    open_question.refresh_from_db()
+    assert (open_question.status, open_question.closed_at) == ("closed", open_question.closes_at)
+
+
+def test_the_question_list_closes_due_questions_before_filtering(client_for, open_question, alice):
+    with time_machine.travel(open_question.closes_at + timedelta(hours=5)):
+        client = client_for(alice)
+        assert client.get("/api/questions/?status=open").json()["results"] == []
+        closed = client.get("/api/questions/?status=closed").json()["results"]
+        assert [(q["id"], q["status"]) for q in closed] == [(open_question.pk, "closed")]
+    open_question.refresh_from_db()
+    assert open_question.closed_at == open_question.closes_at
+
+
+def test_the_question_list_page_closes_due_questions(client, open_question):
+    with time_machine.travel(open_question.closes_at + timedelta(hours=5)):
+        page = client.get("/").content.decode()
+    assert '<span class="status">closed</span>' in page
+    open_question.refresh_from_db()
+    assert (open_question.status, open_question.closed_at) == ("closed", open_question.closes_at)
