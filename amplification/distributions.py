@@ -334,6 +334,7 @@ class _Quantiles:
     p: np.ndarray
     x: np.ndarray  # internal units
     tails: _Tails
+    path: str  # of the points, relative to the whole spec (a quantiles spec may sit inside a mixture)
 
     def build(self, domain: Domain) -> Distribution:
         below, above = self.tails.fixed()
@@ -347,7 +348,7 @@ class _Quantiles:
             loc, scale, _ = fit_normal_quantiles(pc[None, :], _t_of_x(transform, self.x, domain)[None, :])
         loc_value, scale_value = float(loc[0]), float(scale[0])
         if not (math.isfinite(scale_value) and scale_value > 0 and math.isfinite(loc_value)):
-            raise SpecError("points", "these quantiles cannot be fitted (the fit is degenerate)")
+            raise SpecError(self.path, "these quantiles cannot be fitted (the fit is degenerate)")
         model = _ParametricModel.build(transform, loc_value, scale_value, self.tails, domain)
         fitted_p = model.cdf_at(self.x, domain)
         fitted_x = model.quantile(self.p, domain)
@@ -516,7 +517,7 @@ def _parse_quantiles(spec: dict, domain: Domain, prefix: str) -> _Quantiles:
             raise SpecError(where + ".x", "must be after the lower bound (the fitted lognormal measures years after it)")
         ps.append(p)
         xs.append(x)
-    return _Quantiles(np.array(ps), np.array(xs), tails)
+    return _Quantiles(np.array(ps), np.array(xs), tails, prefix + "points")
 
 
 def _parse_histogram(spec: dict, domain: Domain, prefix: str) -> _Histogram:
@@ -547,9 +548,16 @@ def _parse_histogram(spec: dict, domain: Domain, prefix: str) -> _Histogram:
         his.append(hi)
         ps.append(p)
     below, above = tails.fixed()
-    total = math.fsum(ps) + below + above
+    in_range = math.fsum(ps)
+    total = in_range + below + above
     if abs(total - 1.0) > HISTOGRAM_TOLERANCE:
         raise SpecError(prefix + "bins", f"bin probabilities plus tail masses sum to {total:.9g}; they must sum to 1")
+    # The tails always leave some mass for the range (mass_below + mass_above < 1), and the bins' p give its shape
+    # (they are rescaled to fill it), so bins that are all 0 have no shape to rescale even when the sum above is
+    # within HISTOGRAM_TOLERANCE of 1.
+    if not in_range > 0:
+        raise SpecError(prefix + "bins", f"the bins' total p must be above 0 when mass is left for the range "
+                                         f"(mass_below + mass_above leave {1.0 - below - above:.3g} for it)")
     u_lo = np.clip(domain.to_u(np.array(los)), 0.0, 1.0)
     u_hi = np.clip(domain.to_u(np.array(his)), 0.0, 1.0)
     return _Histogram(u_lo, u_hi, np.array(ps), tails)
@@ -600,9 +608,13 @@ def _parse_mixture(spec: dict, domain: Domain, prefix: str, depth: int, leaves: 
         _check_keys(c, where + ".", {"weight", "spec"}, set())
         weights.append(_positive(c["weight"], where + ".weight"))
         parsed.append(_parse(c["spec"], domain, where + ".spec.", depth + 1, leaves))
-    total = math.fsum(weights)
+    try:
+        total = math.fsum(weights)  # raises rather than returning inf when finite weights overflow (1e308 + 1e308)
+    except OverflowError:
+        total = math.inf
     if not math.isfinite(total):
-        raise SpecError(prefix + "components", "the weights' sum overflows")
+        raise SpecError(prefix + "components", "the weights' sum overflows; give weights with a finite sum, "
+                                               "such as fractions summing to 1")
     note = None
     if abs(total - 1.0) > WEIGHT_TOLERANCE:
         note = f"mixture weights summed to {total:.6g} and were normalised"
@@ -641,7 +653,7 @@ def summarize(cdf: np.ndarray, domain: Domain) -> dict:
             width = math.log(domain.upper / domain.lower) * (u_hi - u_lo)
             centre = (x_hi - x_lo) / width  # mean of x when ln x is uniform on the bin
         else:
-            centre = (x_lo + x_hi) / 2
+            centre = x_lo + (x_hi - x_lo) / 2  # not (x_lo + x_hi) / 2, which overflows near the largest floats
         out["mean"] = domain.format_x(float(bins @ centre / inside))
         best = int(np.argmax(bins))
         out["mode"] = domain.format_x(float(domain.from_u((u_lo[best] + u_hi[best]) / 2)))

@@ -96,8 +96,14 @@ class Domain:
                 raise SpecError("lower", "must be > 0 on a log scale")
         if not lo < hi:
             raise SpecError("upper", "must be greater than lower")
-        if scale == "log" and not math.isfinite(math.log(hi / lo)):
-            raise SpecError("upper", "upper/lower overflows; the range is too wide")
+        # The axis maps to u through its width, upper - lower (log: ln(upper / lower)); two finite bounds can still
+        # overflow it (-1e308 to 1e308), and an infinite width would make every u 0 or NaN. Python float arithmetic
+        # overflows to inf here rather than raising. (For lower < upper the width is never 0: subtraction is exact
+        # for close floats, and a ratio of adjacent floats stays above 1.)
+        width = math.log(hi / lo) if scale == "log" else hi - lo
+        if not math.isfinite(width):
+            what = "upper / lower" if scale == "log" else "upper - lower"
+            raise SpecError("upper", f"{what} overflows; the range is too wide")
         return cls(lower=lo, upper=hi, scale=scale, open_lower=bool(open_lower), open_upper=bool(open_upper))
 
     def to_u(self, x: ArrayLike) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,6 +19,9 @@ from .forms import DistributionForm, EvidenceForm, QuestionForm
 from .models import Evidence, Status
 
 PLOT_W, PLOT_H, PAD = 640, 220, 40
+# An id typed into a form: ASCII digits only (str.isdigit() also accepts "²", which int() refuses), and at most 19 of
+# them, enough for any 64-bit id and far from int()'s 4300-digit limit on parsing a string.
+_ID = re.compile(r"[0-9]{1,19}")
 SERIES = (("prior", "#888888"), ("yours", "#2ca02c"), ("aggregate", "#1f77b4"), ("posterior", "#d62728"))
 
 
@@ -97,6 +102,7 @@ def question_new(request):
 
 
 def question_list(request):
+    services.questions_close_due()  # the server's clock decides the status shown, with or without beat
     questions = selectors.questions_visible(request.user)[:200]
     return render(request, "forecasts/question_list.html", {"questions": questions})
 
@@ -119,6 +125,11 @@ def _forms_for(request, question) -> dict:
     forms["can_open"] = question.status == Status.DRAFT and (expert or services.is_organizer(user))
     forms["can_close"] = question.status == Status.OPEN and (expert or services.is_organizer(user))
     return forms
+
+
+def _parse_id(raw: str) -> int | None:
+    """The id a form field holds, or None when it is not a plain decimal id."""
+    return int(raw) if _ID.fullmatch(raw) else None
 
 
 def _valid(form):
@@ -159,7 +170,9 @@ def question_act(request, pk: int, action: str):
             messages.success(request, "Your predicted posterior is saved; your newest one is the one scored.")
         elif action == "endorse":
             raw = request.POST.get("evidence", "")
-            evidence = Evidence.objects.filter(pk=int(raw), question=question).first() if raw.isdigit() else None
+            evidence_id = _parse_id(raw)
+            evidence = (Evidence.objects.filter(pk=evidence_id, question=question).first()
+                        if evidence_id is not None else None)
             if evidence is None:
                 raise ServiceError({"evidence": [f"no evidence {raw!r} on this question"]})
             services.evidence_endorse(evidence=evidence, user=user)

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from forecasts.models import Evidence, Influence, Posterior, Prediction, Question
+from forecasts import services
+from forecasts.models import Endorsement, Evidence, Influence, Posterior, Prediction, Question
 from tests.conftest import POSTERIOR_SPEC
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +33,8 @@ def test_it_refuses_malformed_json(client_for, alice):
         ({"lower": True}, "lower"),
         ({"lower": 0}, "lower"),  # log scale needs lower > 0
         ({"lower": 1e6, "upper": 1}, "upper"),
+        ({"scale": "linear", "lower": -1e308, "upper": 1e308}, "upper"),  # upper - lower overflows
+        ({"lower": 1e-300, "upper": 1e300}, "upper"),  # upper / lower overflows
         ({"closes_at": "2001-01-01T00:00:00Z"}, "closes_at"),
         ({"closes_at": "tomorrow"}, "closes_at"),
         ({"title": ""}, "title"),
@@ -170,9 +173,70 @@ def test_an_id_past_64_bits_is_404_not_a_crash(client_for, alice, path):
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize("value", ["abc", "", "99999999999999999999999", "-1"])
+# "\u00b2" (superscript two) passes str.isdigit() but not int(); 5000 digits are past int()'s limit for a string.
+@pytest.mark.parametrize("value", ["abc", "", "99999999999999999999999", "-1", "\u00b2", "1" * 5000, "1\n"])
 def test_a_bad_evidence_id_in_the_page_form_is_a_message_not_a_crash(client, open_question, bob, value):
     client.force_login(bob)
     response = client.post(f"/questions/{open_question.pk}/endorse/", {"evidence": value}, follow=True)
     assert response.status_code == 200
-    assert "no evidence" in response.content.decode()
+    assert "evidence: no evidence" in response.content.decode()
+    assert not Endorsement.objects.exists()
+
+
+@pytest.mark.parametrize("zero", ["\u0660", "\uff10"], ids=["arabic-indic", "fullwidth"])
+def test_the_page_form_reads_only_ascii_digits_as_an_evidence_id(client, open_question, alice, bob, zero):
+    # int() reads these digits as the id itself; the form takes the ASCII digits people type, nothing else.
+    evidence = services.evidence_post(question=open_question, author=alice, body="e")
+    lookalike = "".join(chr(ord(zero) + int(d)) for d in str(evidence.pk))
+    client.force_login(bob)
+    response = client.post(f"/questions/{open_question.pk}/endorse/", {"evidence": lookalike}, follow=True)
+    assert response.status_code == 200
+    assert "evidence: no evidence" in response.content.decode()
+    assert not Endorsement.objects.exists()
+    # The same id in ASCII digits is endorsed.
+    client.post(f"/questions/{open_question.pk}/endorse/", {"evidence": str(evidence.pk)})
+    assert Endorsement.objects.filter(evidence=evidence, user=bob).exists()
+
+
+def test_the_page_form_refuses_a_question_whose_width_overflows(client, alice):
+    client.force_login(alice)
+    response = client.post("/questions/new/", {"title": "T", "scale": "linear", "lower": "-1e308", "upper": "1e308",
+                                                "closes_at": "2999-01-01 00:00"})
+    assert response.status_code == 200  # the form again, with the error
+    assert "upper - lower overflows" in response.content.decode()
+    assert not Question.objects.exists()
+
+
+def _predict(client, question, spec):
+    return client.post(f"/api/questions/{question.pk}/predictions/", {"spec": spec}, format="json")
+
+
+def test_it_refuses_a_histogram_whose_bins_hold_nothing(client_for, open_question, bob):
+    # The question is log, 100 to 1e18, open on both sides; the tails are within 1e-6 of 1, so the sum rule passes.
+    spec = {"type": "histogram", "mass_below": 0.5, "mass_above": 0.4999995, "bins": [{"lo": 1e3, "hi": 1e5, "p": 0}]}
+    response = _predict(client_for(bob), open_question, spec)
+    assert response.status_code == 400, response.content
+    message = " ".join(response.json()["spec"])
+    assert "bins: " in message and "total p must be above 0" in message, message
+    assert not Prediction.objects.filter(author=bob).exists()
+
+
+def test_it_refuses_mixture_weights_whose_sum_overflows(client_for, open_question, bob):
+    component = {"type": "lognormal", "median": 1e9, "sigma": 1}
+    spec = {"type": "mixture", "components": [{"weight": 1e308, "spec": component},
+                                              {"weight": 1e308, "spec": component}]}
+    response = _predict(client_for(bob), open_question, spec)
+    assert response.status_code == 400, response.content
+    message = " ".join(response.json()["spec"])
+    assert "components: " in message and "overflows" in message, message
+    assert not Prediction.objects.filter(author=bob).exists()
+
+
+def test_it_refuses_a_body_nested_too_deeply_to_parse(client_for, open_question, bob):
+    body = "[" * 200_000  # under the body size limit, far past the json module's recursion limit
+    response = client_for(bob).post(f"/api/questions/{open_question.pk}/predictions/", data=body,
+                                    content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert "JSON" in response.json()["detail"]
+    assert "nested too deeply" in response.json()["detail"]
+    assert not Prediction.objects.exists()

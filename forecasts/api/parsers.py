@@ -1,0 +1,20 @@
+"""Request parsers: the JSON parser with one more way for a body to be malformed."""
+
+from __future__ import annotations
+
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+
+class SafeJSONParser(JSONParser):
+    """DRF's JSONParser, but a body nested past the interpreter's recursion limit (a few hundred KB of `[`) is a 400.
+
+    The json module raises RecursionError (not the ValueError DRF catches) once nesting exceeds the recursion limit,
+    so without this such a body is a 500. No valid request is nested anywhere near that deep.
+    """
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the body is nested too deeply") from None
