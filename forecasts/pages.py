@@ -128,8 +128,9 @@ def _forms_for(request, question) -> dict:
 
 
 def _parse_id(raw: str) -> int | None:
-    """The id a form field holds, or None when it is not a plain decimal id."""
-    return int(raw) if _ID.fullmatch(raw) else None
+    """The id a form field holds, or None when it is not a plain decimal id that fits the database's 64 bits."""
+    value = int(raw) if _ID.fullmatch(raw) else None
+    return value if value is not None and value < 2**63 else None
 
 
 def _valid(form):

@@ -174,7 +174,7 @@ def test_an_id_past_64_bits_is_404_not_a_crash(client_for, alice, path):
 
 
 # "\u00b2" (superscript two) passes str.isdigit() but not int(); 5000 digits are past int()'s limit for a string.
-@pytest.mark.parametrize("value", ["abc", "", "99999999999999999999999", "-1", "\u00b2", "1" * 5000, "1\n"])
+@pytest.mark.parametrize("value", ["abc", "", "99999999999999999999999", "9" * 19, "-1", "\u00b2", "1" * 5000, "1\n"])
 def test_a_bad_evidence_id_in_the_page_form_is_a_message_not_a_crash(client, open_question, bob, value):
     client.force_login(bob)
     response = client.post(f"/questions/{open_question.pk}/endorse/", {"evidence": value}, follow=True)
