@@ -10,8 +10,17 @@ Conventions shared by every function:
   finite, >= 0 and a whole number of cents; floats are refused because ``0.1`` is not a tenth. Every payout is a
   ``Decimal`` with exactly two places, and the payouts of one pool sum exactly to it.
 - Entries are named by string keys (prediction ids, user names). The result has one item per key given, in ascending
-  key order, and never depends on the order the input mapping happens to have: wherever order matters (breaking a
-  tie for the odd cent, the draw) keys are sorted by Python's default string order (Unicode code points).
+  key order, and never depends on the order the input mapping happens to have. **Key order** (``key_order``) is
+  what breaks a tie for the odd cent: plain string order (Unicode code points), except that two runs of ASCII digits
+  met at the same point compare by numeric value, so prediction "9" comes before "10" and "comment-4" before
+  "comment-23"; keys still equal after that ("7" and "07") fall back to plain string order. The draw is the one
+  exception: its published algorithm (``DRAW_ALGORITHM``) lists entries in plain string order, which changes
+  nobody's chance of winning.
+- Scores (``winner_takes_all``, ``top_k``, ``proportional_skill``) within a tolerance of each other are ties, so that
+  float noise never decides who is paid: sorted best first, a score joins the group of the best score before it if
+  it is at most ``max(1e-12, 1e-9 * |best|)`` below it, else opens a new group (amplification/ties.py says why these
+  numbers; the check here is exact). Every score in a group is treated as the group's best. Weights are not scores:
+  an expert's influence weights are split exactly as given.
 - Numbers are turned into exact fractions before any arithmetic, so no float rounding decides a cent. A float is
   read as the decimal its ``repr`` shows (``0.1`` means exactly 1/10), which is what the person who typed it meant;
   ``Decimal``, ``int`` and ``Fraction`` are exact already.
@@ -42,6 +51,8 @@ from decimal import (
 from fractions import Fraction
 from typing import Any
 
+from .ties import TIE_ABSOLUTE, TIE_RELATIVE
+
 __all__ = [
     "ACCURACY_RULES",
     "DRAW_ALGORITHM",
@@ -51,6 +62,7 @@ __all__ = [
     "draw_transcript",
     "draw_winner",
     "evidence_proportional",
+    "key_order",
     "proportional_skill",
     "seed_commitment",
     "seed_new",
@@ -90,6 +102,12 @@ DRAW_WEIGHT_SCALE = 10**6
 DRAW_MAX_TOTAL = 2**128
 _DIGEST_SPACE = 2**256
 
+# The same tolerance as the ranks (amplification/ties.py), as exact fractions: 1e-9 and 1e-12 exactly.
+_TIE_RELATIVE = Fraction(Decimal(repr(TIE_RELATIVE)))
+_TIE_ABSOLUTE = Fraction(Decimal(repr(TIE_ABSOLUTE)))
+
+_DIGIT_RUN_RE = re.compile(r"([0-9]+)")
+_ZERO = ord("0")
 _SEED_RE = re.compile(r"[0-9a-f]{32,}")
 _HEX64_RE = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -180,7 +198,7 @@ def _entries(values: Any, field: str, *, non_negative: bool) -> dict[str, Fracti
     if not values:
         raise AllocationError(field, "no entries")
     out: dict[str, Fraction] = {}
-    for key in sorted(values, key=_key_order(field)):
+    for key in sorted(_checked_keys(values, field), key=key_order):
         value = _exact(values[key], field, f"entry {key!r}")
         if non_negative and value < 0:
             raise AllocationError(field, f"entry {key!r} must be >= 0, got {values[key]}")
@@ -188,13 +206,49 @@ def _entries(values: Any, field: str, *, non_negative: bool) -> dict[str, Fracti
     return out
 
 
-def _key_order(field: str):
-    def order(key: Any) -> str:
+def _checked_keys(values: Mapping[Any, Any], field: str) -> list[str]:
+    for key in values:
         if not isinstance(key, str):
             raise AllocationError(field, f"keys must be strings, got {key!r}")
-        return key
+    return list(values)
 
-    return order
+
+def key_order(key: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
+    """Sort key for entry keys: plain string order, except that runs of ASCII digits compare by numeric value.
+
+    ``sorted(["10", "9", "a10", "a2", "b"], key=key_order)`` is ``["9", "10", "a2", "a10", "b"]``. Read left to right,
+    each character is a token compared by code point, and a whole run of digits is one token that sits where "0"
+    does among the characters (so "/" < "7" < ":" as in string order) and compares with another run by its value:
+    (number of significant digits, the digits), without int(), which refuses strings of over 4300 digits. Keys that
+    are still equal ("7" and "07") fall back to plain string order, so distinct keys never compare equal.
+    """
+    tokens: list[tuple[int, int, str]] = []
+    # split() with a group alternates text, digits, text, ... (text first, maybe empty).
+    for i, part in enumerate(_DIGIT_RUN_RE.split(key)):
+        if i % 2:
+            digits = part.lstrip("0")
+            tokens.append((_ZERO, len(digits), digits))
+        else:
+            tokens.extend((ord(char), 0, "") for char in part)
+    return tuple(tokens), key
+
+
+def _tie_groups(scores: Mapping[str, Fraction]) -> dict[str, Fraction]:
+    """Each key's score replaced by the best score of its tie group (module docstring; docs/prizes.md, "Ties").
+
+    Higher is better. Sorted best first, a score more than ``max(1e-12, 1e-9 * |best|)`` below the best score of the
+    current group opens a new group. Exact: no float decides the boundary. Keys come back in the order given.
+    """
+    best_of: dict[str, Fraction] = {}
+    best: Fraction | None = None
+    floor = Fraction(0)
+    for key in sorted(scores, key=scores.__getitem__, reverse=True):
+        score = scores[key]
+        if best is None or score < floor:
+            best = score
+            floor = score - max(_TIE_ABSOLUTE, _TIE_RELATIVE * abs(score))
+        best_of[key] = best
+    return {key: best_of[key] for key in scores}
 
 
 # --- the core: largest-remainder rounding ---------------------------------------------------------------------------
@@ -207,7 +261,8 @@ def _largest_remainder(
 
     Each entry gets floor(cents * w / W) cents; the cents left over (fewer than the number of entries) go one each
     to the largest fractional remainders. Equal remainders go to the higher score first, if ``scores`` is given
-    (two ranks of top_k with equal shares, two skills a float hair apart), then in ascending key order.
+    (two ranks of top_k with equal shares), then in ascending key order (``key_order``). The rules pass scores
+    already grouped by ``_tie_groups``, so two scores a float hair apart count as equal here too.
     """
     total = sum(weights.values(), Fraction(0))
     if total <= 0:
@@ -238,8 +293,9 @@ def split_largest_remainder(
     """Split ``pool`` in proportion to ``weights``, exact to the cent, payouts summing exactly to ``pool``.
 
     Largest-remainder (Hamilton) rounding in exact rational arithmetic; the odd cents go to the largest remainders,
-    ties in remainder to the smallest key. Equal weights get amounts at most one cent apart, the earlier keys the
-    larger. Zero weight gets 0.00. Raises ``AllocationError("weights", ...)`` when no weight is positive.
+    ties in remainder to the smallest key by ``key_order`` ("9" before "10"). Equal weights get amounts at most one
+    cent apart, the earlier keys the larger. Zero weight gets 0.00. Raises ``AllocationError("weights", ...)`` when
+    no weight is positive.
     """
     cents = _pool_cents(pool, "pool")
     return _largest_remainder(cents, _entries(weights, "weights", non_negative=True), "weights")
@@ -249,15 +305,17 @@ def split_largest_remainder(
 
 
 def _winner_takes_all(cents: int, scores: dict[str, Fraction], field: str) -> dict[str, Decimal]:
-    best = max(scores.values())
-    weights = {key: Fraction(int(score == best)) for key, score in scores.items()}
+    grouped = _tie_groups(scores)
+    best = max(grouped.values())
+    weights = {key: Fraction(int(score == best)) for key, score in grouped.items()}
     return _largest_remainder(cents, weights, field)
 
 
 def winner_takes_all(pool: Decimal, scores: Mapping[str, float | Decimal]) -> dict[str, Decimal]:
     """All of ``pool`` to the highest score (any finite "higher is better" score, negative allowed).
 
-    Entries tied for the best split it evenly; the odd cent goes to the smallest key.
+    Entries tied for the best (within the tie tolerance of the best score) split it evenly; the odd cent goes to the
+    smallest key by ``key_order``.
     """
     cents = _pool_cents(pool, "pool")
     return _winner_takes_all(cents, _entries(scores, "scores", non_negative=False), "scores")
@@ -284,6 +342,8 @@ def _top_k(cents: int, scores: dict[str, Fraction], shares: list[Fraction], fiel
     # Fewer entries than shares: the first len(scores) shares are used, renormalised (the relative weighting of the
     # ranks that exist is kept). Normalising by the exact sum also absorbs float noise in the shares.
     shares = shares[: len(scores)]
+    # Scores within the tie tolerance count as their group's best from here on, for the ranks and for the odd cent.
+    scores = _tie_groups(scores)
     # Rank best first; the key order within equal scores does not matter, they are pooled below.
     ranked = sorted(scores, key=lambda key: scores[key], reverse=True)
     weights: dict[str, Fraction] = {}
@@ -306,10 +366,11 @@ def top_k(
 ) -> dict[str, Decimal]:
     """Pay ranks 1..k the fractions ``shares`` (k = len(shares)) of ``pool``, ranking by score, highest first.
 
-    ``shares`` must be non-negative, non-increasing and sum to 1 (within 1e-9). Entries tied on score pool the
-    shares of all the ranks they occupy and split them evenly (two tied for 2nd with shares [0.5, 0.3, 0.2] get
-    0.25 each). With fewer entries than k, the unused shares are dropped and the rest renormalised to the pool.
-    An odd cent between equal shares goes to the higher score, then to the smaller key.
+    ``shares`` must be non-negative, non-increasing and sum to 1 (within 1e-9). Entries tied on score (within the
+    tie tolerance of their group's best) pool the shares of all the ranks they occupy and split them evenly (two
+    tied for 2nd with shares [0.5, 0.3, 0.2] get 0.25 each). With fewer entries than k, the unused shares are
+    dropped and the rest renormalised to the pool. An odd cent between equal shares goes to the higher score, then
+    to the smaller key by ``key_order``.
     """
     cents = _pool_cents(pool, "pool")
     exact_shares = _shares(shares, "shares")
@@ -338,6 +399,11 @@ def _skill_weights(skills: dict[str, Fraction], power: Fraction, field: str) -> 
 def _proportional_skill(
     cents: int, skills: dict[str, Fraction], power: Fraction, min_cents: int, field: str
 ) -> dict[str, Decimal]:
+    # Positive skills within the tie tolerance count as their group's best: equal weights, dropped below min_payout
+    # together, and the odd cent by key, not by a float hair. Zero stays a hard line (skill <= 0 is never paid);
+    # the engine already reports a skill within 1e-12 of 0 as exactly 0.
+    positive = _tie_groups({key: skill for key, skill in skills.items() if skill > 0})
+    skills = {key: positive.get(key, skill) for key, skill in skills.items()}
     weights = _skill_weights(skills, power, field)
     active = {key: weight for key, weight in weights.items() if weight > 0}
     # Drop the lowest-weight entries (a whole tie group at once, so tied entries are treated alike) while their exact
@@ -378,7 +444,8 @@ def proportional_skill(
 ) -> dict[str, Decimal]:
     """Split ``pool`` in proportion to ``max(skill, 0) ** power``.
 
-    Entries with skill <= 0 get 0.00. Entries whose exact share would be below ``min_payout`` drop out (get 0.00)
+    Entries with skill <= 0 get 0.00. Positive skills within the tie tolerance of their group's best count as that
+    best (equal weights). Entries whose exact share would be below ``min_payout`` drop out (get 0.00)
     and the pool is renormalised over the rest, lowest weights first, until every remaining share clears it.
     Raises ``AllocationError("skills")`` if nobody has positive skill and ``AllocationError("min_payout")`` if
     nobody would clear ``min_payout``.
@@ -436,7 +503,9 @@ def _draw_weights(weights: Any, field: str) -> list[tuple[str, str, int]]:
     if not weights:
         raise AllocationError(field, "no entries")
     out = []
-    for key in sorted(weights, key=_key_order(field)):
+    # Plain string order, not key_order: it is part of the published algorithm (sha256-millionths-rejection-v1, which
+    # an auditor re-runs with sorted()), and the order of the entries changes nobody's chance of being drawn.
+    for key in sorted(_checked_keys(weights, field)):
         if "\n" in key:
             # Lines of the hashed message are "key:weight"; a newline in a key would make two listings hash alike.
             raise AllocationError(field, f"key {key!r} contains a newline")
@@ -519,8 +588,9 @@ def draw_winner(seed: str, weights: Mapping[str, Decimal | str | float]) -> str:
 def draw_transcript(seed: str, weights: Mapping[str, Decimal | str | float]) -> dict[str, Any]:
     """Run the draw and return every intermediate value, for the audit page. The algorithm (docs/prizes.md):
 
-    1. Sort the entries by key (Python string order). Read each weight w as ``Decimal(str(w))`` and turn it into
-       integer millionths, ``units = round-half-even(w * 10**6)`` computed exactly. Drop entries with 0 units.
+    1. Sort the entries by key (plain Python string order, not ``key_order``). Read each weight w as
+       ``Decimal(str(w))`` and turn it into integer millionths, ``units = round-half-even(w * 10**6)`` computed
+       exactly. Drop entries with 0 units.
     2. ``total`` = sum of units. ``message = seed + "\\n" + "\\n".join(f"{key}:{units}")`` over the kept entries.
     3. ``limit = 2**256 - 2**256 % total``. For counter = 0, 1, 2, ...: ``value`` = SHA-256 of
        ``message + "\\n" + str(counter)`` (UTF-8) read as a big-endian integer; stop at the first ``value < limit``.
@@ -594,6 +664,7 @@ def allocate(
     else:
         transcript = _draw(seed, weights, "weights")
         evidence = {
-            key: _money(evidence_cents if key == transcript["winner"] else 0) for key in sorted(weights)
+            key: _money(evidence_cents if key == transcript["winner"] else 0)
+            for key in sorted(weights, key=key_order)
         }
     return {"accuracy": accuracy, "evidence": evidence, "draw": transcript}

@@ -18,6 +18,7 @@ from django.utils import timezone
 from amplification.grid import N_POINTS
 from amplification.pooling import linear_pool
 from amplification.scoring import score_predictions
+from amplification.ties import competition_ranks
 from forecasts import services
 from forecasts.models import Aggregate, Job, Posterior, Prediction, Prior, Question, Score, Status
 
@@ -43,15 +44,9 @@ def current_cdfs(question_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _rank(kl: np.ndarray) -> np.ndarray:
-    """Competition ranking (1, 2, 2, 4) by KL, lowest first: equal scores share a rank."""
-    order = np.argsort(kl, kind="stable")
-    sorted_kl = kl[order]
-    first = np.r_[True, sorted_kl[1:] != sorted_kl[:-1]]
-    rank_sorted = np.where(first, np.arange(1, len(kl) + 1), 0)
-    rank_sorted = np.maximum.accumulate(rank_sorted)
-    ranks = np.empty_like(rank_sorted)
-    ranks[order] = rank_sorted
-    return ranks
+    """Competition ranking (1, 2, 2, 4) by KL, lowest first. KLs within a tie tolerance of their group's lowest
+    share a rank (amplification/ties.py: the same distribution entered two ways differs only by float noise)."""
+    return competition_ranks(kl)
 
 
 # The columns of a Score row that the scoring job writes: their SQL type, and numpy's spelling of the same type in

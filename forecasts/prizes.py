@@ -4,8 +4,10 @@ The splitting itself is amplification.allocation (rules, cents, the verifiable d
 This module turns stored rows into the ``{key: number}`` mappings it takes and stores what it returns:
 
 - Accuracy entries are the question's Score rows, one per current prediction, keyed by ``str(prediction id)``.
-  ``proportional_skill`` splits by skill over the prior; ``winner_takes_all`` and ``top_k`` rank by ``-kl`` (higher
-  is better, i.e. the lowest KL wins).
+  ``proportional_skill`` splits by skill over the prior; ``winner_takes_all`` and ``top_k`` go by the stored rank
+  (the score given is ``-rank``): the rank the leaderboard shows, lowest KL first, KLs within the tie tolerance of
+  amplification/ties.py sharing it. So whoever the leaderboard shows at rank 1 is exactly who winner_takes_all pays,
+  and a top_k cut-off falls between ranks, never inside a group of tied predictions.
 - Evidence entries are the expert's influence weights, keyed by ``str(evidence id)``. A payout goes to the comment's
   author, **one row per comment** (an author with two paid comments gets two rows), so the audit shows which comment
   earned what; the payouts CSV and the leaderboard sum them per user.
@@ -26,12 +28,14 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from amplification import allocation
+from amplification.ties import competition_ranks
 
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import AuditEvent, Competition, Influence, Job, Payout, PrizeAllocation, Question, Score, Status
@@ -232,20 +236,23 @@ def _compute(question: Question, draft: PrizeAllocation) -> tuple[list[Payout], 
     payouts: list[Payout] = []
     params = draft.params or {}
 
-    scores = list(Score.objects.filter(question=question).values_list("prediction_id", "author_id", "kl", "skill"))
-    authors = {str(pid): author for pid, author, _, _ in scores}
+    scores = list(Score.objects.filter(question=question)
+                  .values_list("prediction_id", "author_id", "kl", "skill", "rank"))
+    authors = {str(pid): author for pid, author, _, _, _ in scores}
     if not scores:
         unallocated["accuracy"] = "no scored predictions"
         accuracy = None
     elif draft.accuracy_rule == "proportional_skill":
-        skills = {str(pid): skill for pid, _, _, skill in scores}
+        skills = {str(pid): skill for pid, _, _, skill, _ in scores}
         accuracy = _run_rule(
             allocation.proportional_skill, draft.accuracy_pool, skills, params.get("power", 1.0),
             Decimal(params.get("min_payout", "0")), pool_name="accuracy", unallocated=unallocated,
         )
     else:
-        # Higher is better for the rules: minus the KL divergence to the posterior.
-        ranking = {str(pid): -kl for pid, _, kl, _ in scores}
+        # Higher is better for the rules: minus the rank (1 = lowest KL). The rank, not -kl, so that the tolerance
+        # decides ties once, in the scoring job, and payouts can never disagree with the ranks on the leaderboard
+        # (allocation's own tie check, done exactly, could differ from the float one right at the boundary).
+        ranking = {str(pid): -rank for pid, _, _, _, rank in scores}
         if draft.accuracy_rule == "winner_takes_all":
             accuracy = _run_rule(allocation.winner_takes_all, draft.accuracy_pool, ranking,
                                  pool_name="accuracy", unallocated=unallocated)
@@ -363,17 +370,11 @@ def question_leaderboard(question: Question) -> dict[str, Any]:
             "payouts": payouts}
 
 
-def _competition_ranks(totals: list[float]) -> list[int]:
-    """Competition ranking (1, 2, 2, 4) of totals already sorted best (highest) first."""
-    ranks = []
-    for i, total in enumerate(totals):
-        ranks.append(ranks[-1] if i and total == totals[i - 1] else i + 1)
-    return ranks
-
-
 def competition_leaderboard(competition: Competition) -> list[dict[str, Any]]:
     """Per user, across the competition's scored questions: total skill (0 where they did not predict), mean KL
-    over the questions they did predict, and how many; ranked by total skill, highest first (ties share a rank)."""
+    over the questions they did predict, and how many; ranked by total skill, highest first. Totals within the tie
+    tolerance of their group's highest share a rank (amplification/ties.py): two users who entered the same
+    distributions in different forms differ by float noise only."""
     rows = Score.objects.filter(
         question__in=competition.questions.filter(status__in=SCORED_STATES)
     ).values_list("author_id", "author__username", "skill", "kl")
@@ -390,7 +391,9 @@ def competition_leaderboard(competition: Competition) -> list[dict[str, Any]]:
         for e in per_user.values()
     ]
     board.sort(key=lambda e: (-e["total_skill"], e["mean_kl"], e["user"]))
-    for entry, rank in zip(board, _competition_ranks([e["total_skill"] for e in board]), strict=True):
+    # Sorted by total first, so the ranks never decrease down the board.
+    ranks = competition_ranks(np.array([e["total_skill"] for e in board], dtype=np.float64), higher_is_better=True)
+    for entry, rank in zip(board, ranks.tolist(), strict=True):
         entry["rank"] = rank
     return board
 

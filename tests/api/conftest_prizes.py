@@ -7,6 +7,7 @@ tests/conftest.py has the personas: expert, alice, bob, carol, organizer, outsid
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -21,16 +22,22 @@ User = get_user_model()
 QUESTION = demo.SCENARIOS[0].question
 # Close to the posterior, no change from the prior, and the wrong way: skill positive, zero, negative.
 CLOSE, NO_CHANGE, WRONG_WAY = demo.COMPUTE_CLOSE, demo.COMPUTE_PRIOR, demo.COMPUTE_WRONG_WAY
+# One lognormal (median 1e9, 90% between 1e7 and 1e11) entered two ways. The two reach the grid through different
+# float arithmetic: against the compute posterior their KLs are 0.16683660389533728 and 0.16683660389533816.
+AS_INTERVAL = {"type": "lognormal", "low": 1e7, "high": 1e11}
+AS_QUANTILES = {"type": "quantiles", "points": [{"p": 0.05, "x": 1e7}, {"p": 0.5, "x": 1e9}, {"p": 0.95, "x": 1e11}]}
 PRIZES = {"accuracy_pool": "50.00", "evidence_pool": "50.00", "accuracy_rule": "winner_takes_all",
           "evidence_rule": "proportional"}
 
 
 def build_scored_question(
     capture, *, expert, predictions: dict, evidence: dict | None = None, title: str = QUESTION["title"],
+    before_close: Callable[[Question], None] | None = None,
 ) -> Question:
     """A question through draft -> open -> closed -> resolved -> scored.
 
     ``predictions``: author -> spec. ``evidence``: author -> influence weight the expert gives their one comment.
+    ``before_close``: called with the open question once the predictions are in (to resubmit some, say).
     """
     evidence = evidence or {}
     with capture(execute=True):
@@ -45,6 +52,8 @@ def build_scored_question(
         }
         for author, spec in predictions.items():
             services.prediction_submit(question=question, author=author, spec=spec)
+        if before_close is not None:
+            before_close(question)
         services.question_close(question=question, user=expert)
         services.posterior_publish(
             question=question, user=expert, spec=demo.COMPUTE_POSTERIOR,

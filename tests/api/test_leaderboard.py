@@ -11,6 +11,8 @@ import pytest
 
 from forecasts.models import Score
 from tests.api.conftest_prizes import (
+    AS_INTERVAL,
+    AS_QUANTILES,
     CLOSE,
     NO_CHANGE,
     PRIZES,
@@ -83,6 +85,29 @@ def test_it_sums_skill_across_a_competitions_questions(client_for, organizer, al
     totals = [r["total_skill"] for r in board["results"]]
     assert totals == sorted(totals, reverse=True)
     assert board["results"][0]["rank"] == 1
+
+
+def test_it_ranks_one_distribution_entered_two_ways_together(django_capture_on_commit_callbacks, client_for,
+                                                             organizer, expert, alice, bob, carol):
+    questions = [
+        build_scored_question(django_capture_on_commit_callbacks, expert=expert, title=title,
+                              predictions={alice: AS_INTERVAL, bob: AS_QUANTILES, carol: WRONG_WAY})
+        for title in ("first", "second")
+    ]
+    board = client_for(alice).get(f"/api/questions/{questions[0].pk}/leaderboard/").json()
+    assert {r["user"]: r["rank"] for r in board["results"]} == {"alice": 1, "bob": 1, "carol": 3}
+
+    client = client_for(organizer)
+    competition = client.post(
+        "/api/competitions/", {"name": "two forms", "questions": [q.pk for q in questions], "pool": "100.01"},
+        format="json",
+    ).json()
+    url = f"/api/competitions/{competition['id']}"
+    board = client_for(alice).get(f"{url}/leaderboard/").json()
+    assert {r["user"]: r["rank"] for r in board["results"]} == {"alice": 1, "bob": 1, "carol": 3}
+    payouts = {p["user"]: p["amount"] for p in client.post(f"{url}/prizes/").json()["payouts"]}
+    # Equal total skill, so equal halves; the odd cent by user id, and alice was created first.
+    assert payouts == {"alice": "50.01", "bob": "50.00"}
 
 
 def test_it_pays_a_competition_pool_by_total_skill(client_for, organizer, alice, two_questions):

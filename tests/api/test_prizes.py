@@ -10,11 +10,14 @@ import pytest
 
 from amplification import allocation
 from amplification import services as runs
-from forecasts import prizes
-from forecasts.models import Job, Payout, PrizeAllocation, Question, Score, Status
+from forecasts import prizes, services
+from forecasts.models import Job, Payout, Prediction, PrizeAllocation, Question, Score, Status
 from tests.api.conftest_prizes import (
+    AS_INTERVAL,
+    AS_QUANTILES,
     CLOSE,
     PRIZES,
+    WRONG_WAY,
     build_scored_question,
     scored_question_fixture,  # noqa: F401 - registers the fixture `scored_question`
     staff_fixture,  # noqa: F401 - registers the fixture `staff`
@@ -178,6 +181,62 @@ def test_it_pays_tied_predictions_equally(django_capture_on_commit_callbacks, cl
     body = _draft(client_for(organizer), question, accuracy_rule="proportional_skill",
                   accuracy_pool="40.00", evidence_pool="0.00").json()
     assert _paid(body, "accuracy") == {"alice": Decimal("20.00"), "bob": Decimal("20.00")}
+
+
+def _current_prediction(question: Question, user) -> Prediction:
+    return Prediction.objects.get(question=question, author=user, is_current=True)
+
+
+@pytest.fixture
+def one_distribution_two_ways(django_capture_on_commit_callbacks, expert, alice, bob, carol):
+    """alice enters a lognormal as a low/high interval, bob the same lognormal as three quantiles, carol the wrong way.
+
+    alice resubmits until her prediction id has more digits than bob's and so comes first as text ("10" < "9"):
+    the odd cent of their tie must still go to bob's smaller id.
+    """
+
+    def resubmit_alice(question: Question) -> None:
+        bob_id = _current_prediction(question, bob).pk
+        while True:
+            alice_id = _current_prediction(question, alice).pk
+            if str(alice_id) < str(bob_id) and alice_id > bob_id:
+                return
+            services.prediction_submit(question=question, author=alice, spec=AS_INTERVAL)
+
+    # carol first, so bob's id is not a prefix of alice's ("1" < "10" as text too).
+    return build_scored_question(
+        django_capture_on_commit_callbacks, expert=expert,
+        predictions={carol: WRONG_WAY, bob: AS_QUANTILES, alice: AS_INTERVAL}, before_close=resubmit_alice,
+    )
+
+
+def test_it_splits_winner_takes_all_between_one_distribution_entered_two_ways(client_for, organizer,
+                                                                              one_distribution_two_ways):
+    question = one_distribution_two_ways
+    scores = {s.author.username: s for s in Score.objects.filter(question=question)}
+    assert scores["alice"].kl == pytest.approx(scores["bob"].kl, rel=1e-13)  # equal but for float noise
+    assert {name: s.rank for name, s in scores.items()} == {"alice": 1, "bob": 1, "carol": 3}
+
+    body = _draft(client_for(organizer), question, accuracy_pool="50.01", evidence_pool="0.00").json()
+    # Tied at rank 1: half each, and the odd cent to the smaller prediction id by number (bob's), not as text.
+    assert scores["bob"].prediction_id < scores["alice"].prediction_id
+    assert _paid(body, "accuracy") == {"bob": Decimal("25.01"), "alice": Decimal("25.00")}
+
+
+def test_it_pools_top_k_shares_of_one_distribution_entered_two_ways(client_for, organizer,
+                                                                    one_distribution_two_ways):
+    body = _draft(client_for(organizer), one_distribution_two_ways, accuracy_pool="100.00", accuracy_rule="top_k",
+                  shares=[0.5, 0.3, 0.2], evidence_pool="0.00").json()
+    # alice and bob share ranks 1 and 2: (50 + 30) / 2 each; carol, at rank 3, gets rank 3's share.
+    assert _paid(body, "accuracy") == {"alice": Decimal("40.00"), "bob": Decimal("40.00"), "carol": Decimal("20.00")}
+
+
+def test_it_pays_one_distribution_entered_two_ways_equal_skill_shares(client_for, organizer,
+                                                                       one_distribution_two_ways):
+    body = _draft(client_for(organizer), one_distribution_two_ways, accuracy_pool="100.01",
+                  accuracy_rule="proportional_skill", evidence_pool="0.00").json()
+    # carol's skill is negative; the other two weigh the same, and the odd cent goes to bob's smaller id.
+    assert _paid(body, "accuracy") == {"bob": Decimal("50.01"), "alice": Decimal("50.00")}
 
 
 def test_it_leaves_the_evidence_pool_unallocated_without_positive_weights(

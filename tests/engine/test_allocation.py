@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections import defaultdict
 from decimal import Decimal
 from fractions import Fraction
@@ -19,6 +20,7 @@ from amplification.allocation import (
     AllocationError,
     allocate,
     evidence_proportional,
+    key_order,
     proportional_skill,
     split_largest_remainder,
     top_k,
@@ -42,6 +44,31 @@ def test_it_gives_the_odd_cent_of_a_three_way_split_to_the_first_key():
     payouts = split_largest_remainder(D("100"), {"c": 1, "a": 1, "b": 1})
     assert amounts(payouts) == {"a": "33.34", "b": "33.33", "c": "33.33"}
     assert list(payouts) == ["a", "b", "c"]
+
+
+def test_it_gives_the_odd_cent_to_key_9_before_key_10():
+    # Prediction and user ids are decimal strings: "9" < "10" by number, though "10" < "9" as text.
+    payouts = split_largest_remainder(D("0.03"), {"10": 1, "9": 1})
+    assert amounts(payouts) == {"9": "0.02", "10": "0.01"}
+    assert list(payouts) == ["9", "10"]
+    assert amounts(winner_takes_all(D("50.01"), {"10": 0.5, "9": 0.5})) == {"9": "25.01", "10": "25.00"}
+    assert amounts(proportional_skill(D("0.03"), {"10": 2.0, "9": 2.0})) == {"9": "0.02", "10": "0.01"}
+
+
+def test_it_compares_runs_of_digits_by_value_and_everything_else_as_text():
+    # The documented examples: digit runs by value wherever two keys have one at the same point, "07" before "7"
+    # (equal values, then string order), and "/" < "7" < ":" as in plain string order.
+    keys = ["comment-23", "10", "b", "a10", ":", "7", "comment-4", "a2", "/", "9", "07", ""]
+    assert sorted(keys, key=key_order) == [
+        "", "/", "07", "7", "9", "10", ":", "a2", "a10", "b", "comment-4", "comment-23"
+    ]
+    payouts = split_largest_remainder(D("0.02"), {"comment-23": 1, "comment-4": 1, "comment-17": 1})
+    assert amounts(payouts) == {"comment-4": "0.01", "comment-17": "0.01", "comment-23": "0.00"}
+
+
+def test_it_compares_digit_runs_longer_than_int_accepts():
+    # int() refuses decimal strings of over 4300 digits; the order must not depend on it.
+    assert sorted(["1" + "0" * 5000, "9" * 4999], key=key_order) == ["9" * 4999, "1" + "0" * 5000]
 
 
 def test_it_gives_leftover_cents_to_the_largest_remainders():
@@ -73,6 +100,63 @@ def test_it_gives_the_whole_pool_to_the_single_best():
 def test_it_splits_ties_for_best_evenly():
     payouts = winner_takes_all(D("50.01"), {"bob": 1.7, "alice": 1.7, "carol": 0.2})
     assert amounts(payouts) == {"alice": "25.01", "bob": "25.00", "carol": "0.00"}
+
+
+# The same lognormal entered as three quantiles and as a low/high interval, scored against the demo posterior: KL
+# 0.16683660389533728 and 0.16683660389533816, float noise 9e-16 apart (tests/engine/test_ties.py scores them).
+QUANTILES_KL, INTERVAL_KL = 0.16683660389533728, 0.16683660389533816
+
+
+def test_it_splits_winner_takes_all_between_scores_a_float_hair_apart():
+    assert QUANTILES_KL != INTERVAL_KL
+    payouts = winner_takes_all(D("50"), {"quantiles": -QUANTILES_KL, "interval": -INTERVAL_KL, "other": -0.9})
+    assert amounts(payouts) == {"interval": "25.00", "other": "0.00", "quantiles": "25.00"}
+
+
+def test_it_ties_scores_up_to_the_tolerance_of_the_best_and_no_further():
+    # Tolerance max(1e-12, 1e-9 * |best|): exactly 1e-9 below a best of 1 is tied, a little more is not.
+    assert amounts(winner_takes_all(D("10"), {"a": D("1"), "b": D("0.999999999")})) == {"a": "5.00", "b": "5.00"}
+    assert amounts(winner_takes_all(D("10"), {"a": D("1"), "b": D("0.9999999989")})) == {"a": "10.00", "b": "0.00"}
+    # Near 0 the absolute part rules: 1e-12.
+    assert amounts(winner_takes_all(D("10"), {"a": D("1e-12"), "b": D("0")})) == {"a": "5.00", "b": "5.00"}
+    assert amounts(winner_takes_all(D("10"), {"a": D("2e-12"), "b": D("0")})) == {"a": "10.00", "b": "0.00"}
+    # Negative scores: the tolerance is on |best|.
+    assert amounts(winner_takes_all(D("10"), {"a": D("-2"), "b": D("-2.000000002")})) == {"a": "5.00", "b": "5.00"}
+
+
+def test_it_measures_a_tie_from_the_first_of_its_group_so_ties_do_not_chain():
+    # b is within tolerance of a, c of b but not of a: a and b are tied, and c opens the next group.
+    scores = {"a": D("1"), "b": D("0.9999999994"), "c": D("0.9999999988")}
+    assert amounts(winner_takes_all(D("10"), scores)) == {"a": "5.00", "b": "5.00", "c": "0.00"}
+    # With ranks 1, 1, 3: a and b pool shares 1 and 2, c gets share 3 alone.
+    assert amounts(top_k(D("100"), scores, [0.5, 0.3, 0.2])) == {"a": "40.00", "b": "40.00", "c": "20.00"}
+
+
+def test_it_pools_top_k_shares_of_scores_a_float_hair_apart():
+    payouts = top_k(D("100.01"), {"10": -INTERVAL_KL, "9": -QUANTILES_KL, "8": -0.9}, [0.6, 0.4])
+    # "9" and "10" share ranks 1 and 2: 100.01 / 2 each, the odd cent to "9" by key, not to the better float.
+    assert amounts(payouts) == {"8": "0.00", "9": "50.01", "10": "50.00"}
+
+
+def test_it_gives_skills_a_float_hair_apart_equal_weight():
+    # Without the tolerance "10", a hair better, would take the odd cent on its larger remainder.
+    skills = {"10": 1.3218815800000002, "9": 1.32188158}
+    assert amounts(proportional_skill(D("0.03"), skills)) == {"9": "0.02", "10": "0.01"}
+
+
+def test_it_drops_skills_tied_within_tolerance_together():
+    # Like test_it_drops_tied_entries_together, with b a float hair above a: a lone drop of a would lift b to
+    # 100 / 2.5 = 40, above the minimum; tied, they drop together.
+    skills = {"a": D("1"), "b": D("1.000000000000001"), "c": D("1.5")}
+    assert amounts(proportional_skill(D("100"), skills, min_payout=D("29"))) == {
+        "a": "0.00", "b": "0.00", "c": "100.00"
+    }
+
+
+def test_it_never_pays_a_skill_of_zero_or_below_however_close_to_a_positive_one():
+    assert amounts(proportional_skill(D("10"), {"a": D("1e-13"), "b": D("0"), "c": D("-1e-13")})) == {
+        "a": "10.00", "b": "0.00", "c": "0.00"
+    }
 
 
 def test_it_pays_top_k_by_rank():
@@ -209,8 +293,19 @@ def shuffled(data, mapping: dict) -> dict:
     return dict(data.draw(st.permutations(list(mapping.items())), label="input order"))
 
 
+def documented_order(key: str):
+    """docs/prizes.md's key order, written out independently: string order, digit runs by value, then the key."""
+    tokens = [(ord("0"), int(token)) if token[0] in "0123456789" else (ord(token), -1)
+              for token in re.findall(r"[0-9]+|.", key, re.DOTALL)]
+    return tokens, key
+
+
+def tolerance(value: Fraction) -> Fraction:
+    return max(Fraction(1, 10**12), Fraction(1, 10**9) * abs(value))
+
+
 def check_payouts(pool: Decimal, payouts: dict, given: dict) -> None:
-    assert list(payouts) == sorted(given)
+    assert list(payouts) == sorted(given, key=documented_order)
     for value in payouts.values():
         assert value >= 0
         assert value.as_tuple().exponent == -2
@@ -223,17 +318,32 @@ def check_ties(payouts: dict, values: dict) -> None:
     for key, value in values.items():
         groups[exact(value)].append(key)
     for group in groups.values():
-        group_amounts = [payouts[key] for key in sorted(group)]
+        group_amounts = [payouts[key] for key in sorted(group, key=documented_order)]
         assert max(group_amounts) - min(group_amounts) <= CENT
         assert group_amounts == sorted(group_amounts, reverse=True)
 
 
-def check_monotone(payouts: dict, values: dict) -> None:
-    """A strictly larger weight or score never gets less, not even by the odd cent."""
+def check_monotone(payouts: dict, values: dict, *, scores: bool) -> None:
+    """A strictly larger weight never gets less, not even by the odd cent; nor does a score larger by enough that
+    the two cannot be tied. Two scores in one tie group are at most one tolerance below the group's best, so they
+    differ by less than twice the tolerance of the larger magnitude (docs/prizes.md, "Ties between scores")."""
+
+    def clearly_above(high: Fraction, low: Fraction) -> bool:
+        if scores:
+            return high - low >= 2 * tolerance(max(abs(low), abs(high)))
+        return high > low
+
     ordered = sorted(values, key=lambda key: exact(values[key]))
-    for lower, higher in itertools.pairwise(ordered):
-        if exact(values[higher]) > exact(values[lower]):
-            assert payouts[higher] >= payouts[lower]
+    ascending = [exact(values[key]) for key in ordered]
+    # The entries clearly above one are a suffix of the ascending order, which only shrinks as it rises.
+    suffix_min = list(itertools.accumulate(reversed([payouts[key] for key in ordered]), min))[::-1]
+    first_above = 0
+    for i, low in enumerate(ascending):
+        first_above = max(first_above, i + 1)
+        while first_above < len(ascending) and not clearly_above(ascending[first_above], low):
+            first_above += 1
+        if first_above < len(ascending):
+            assert payouts[ordered[i]] <= suffix_min[first_above]
 
 
 powers = st.sampled_from([1.0, 2, 0.5, D("1.5")])
@@ -245,7 +355,7 @@ RULES = {
     "top_k": (share_lists, lambda pool, values, shares: top_k(pool, values, shares)),
     "proportional_skill": (powers, lambda pool, values, power: proportional_skill(pool, values, power=power)),
 }
-NON_NEGATIVE_ONLY = {"split_largest_remainder", "evidence_proportional"}
+NON_NEGATIVE_ONLY = {"split_largest_remainder", "evidence_proportional"}  # weights: split exactly, no tie tolerance
 property_settings = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -264,9 +374,56 @@ def test_it_pays_exactly_the_pool_whatever_the_input_order(rule, pool, data):
     payouts = apply(pool, values, extra)
     check_payouts(pool, payouts, values)
     check_ties(payouts, values)
-    check_monotone(payouts, values)
+    check_monotone(payouts, values, scores=rule not in NON_NEGATIVE_ONLY)
     # The same answer, tie-breaking cents included, for any order of the input.
     assert apply(pool, shuffled(data, values), extra) == payouts
+
+
+def ulps_away(value: float, steps: int) -> float:
+    for _ in range(abs(steps)):
+        value = math.nextafter(value, math.copysign(math.inf, steps))
+    return value
+
+
+# Scores on a few well-separated levels (the level's float, as the engine would print it) with float noise of up to
+# 16 units in the last place added: what one distribution entered in several forms scores.
+noisy_levels = st.dictionaries(
+    keys,
+    st.tuples(st.sampled_from([-3.5, -1.0, 0.0, 1e-3, 0.25, 1.0, 2.5, 1e6]), st.integers(-16, 16)),
+    min_size=1,
+    max_size=60,
+)
+
+
+@pytest.mark.parametrize("rule", ["winner_takes_all", "top_k"])
+@property_settings
+@given(pool=pools, levels=noisy_levels, data=st.data())
+def test_float_noise_below_the_tolerance_changes_no_rank_payout(rule, pool, levels, data):
+    extra_strategy, apply = RULES[rule]
+    extra = data.draw(extra_strategy, label="extra")
+    noisy = {key: ulps_away(level, steps) for key, (level, steps) in levels.items()}
+    exact_levels = {key: level for key, (level, _) in levels.items()}
+    assert apply(pool, noisy, extra) == apply(pool, exact_levels, extra)
+
+
+@property_settings
+@given(pool=pools, levels=noisy_levels, power=powers)
+def test_float_noise_below_the_tolerance_gives_equal_skill_equal_pay(pool, levels, power):
+    assume(any(level > 0 for level, _ in levels.values()))
+    noisy = {key: ulps_away(level, steps) for key, (level, steps) in levels.items()}
+    payouts = proportional_skill(pool, noisy, power=power)
+    check_payouts(pool, payouts, noisy)
+    by_level = defaultdict(list)
+    for key, (level, _) in levels.items():
+        by_level[level].append(key)
+    for level, group in by_level.items():
+        group_amounts = [payouts[key] for key in sorted(group, key=documented_order)]
+        # Zero and below is never paid, however close to a positive skill the noise takes it.
+        if level <= 0:
+            assert all(payouts[key] == 0 or exact(noisy[key]) > 0 for key in group)
+            continue
+        assert max(group_amounts) - min(group_amounts) <= CENT
+        assert group_amounts == sorted(group_amounts, reverse=True)
 
 
 @property_settings
