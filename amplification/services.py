@@ -160,21 +160,26 @@ def aggregate_store(*, question: Question, ids, cdfs: np.ndarray, posterior=None
         return None
     pooled = linear_pool(cdfs)
     fields = services._fields_from_cdf(pooled, question.domain, spec={"type": "cdf", "cdf": pooled.tolist()})
-    posterior = posterior if posterior is not None else Posterior.objects.filter(question=question).first()
-    prior = prior if prior is not None else Prior.objects.filter(question=question).first()
-    agg_scores = None
-    if posterior is not None and prior is not None:
-        s = score_predictions(
-            pooled[None, :], posterior.cdf, prior.cdf, open_lower=question.open_lower,
-            open_upper=question.open_upper, uniform_mix=settings.FA_UNIFORM_MIX,
+    with transaction.atomic():
+        # Under the question's row lock, the posterior is read where the row is written: a refresh that raced the
+        # scoring job (it read "no posterior", then wrote after the scoring job had stored the scores) would
+        # otherwise leave the pooled forecast without scores for good.
+        services.question_locked(question)
+        posterior = posterior if posterior is not None else Posterior.objects.filter(question=question).first()
+        prior = prior if prior is not None else Prior.objects.filter(question=question).first()
+        agg_scores = None
+        if posterior is not None and prior is not None:
+            s = score_predictions(
+                pooled[None, :], posterior.cdf, prior.cdf, open_lower=question.open_lower,
+                open_upper=question.open_upper, uniform_mix=settings.FA_UNIFORM_MIX,
+            )
+            agg_scores = {"kl": float(s.kl[0]), "log_score": float(s.log_score[0]), "skill": float(s.skill[0]),
+                          "crps": float(s.crps[0]), "wasserstein": float(s.wasserstein[0])}
+        aggregate, _ = Aggregate.objects.update_or_create(
+            question=question,
+            defaults={**fields, "method": "equal", "n_predictions": len(ids), "scores": agg_scores,
+                      "updated_at": timezone.now()},
         )
-        agg_scores = {"kl": float(s.kl[0]), "log_score": float(s.log_score[0]), "skill": float(s.skill[0]),
-                      "crps": float(s.crps[0]), "wasserstein": float(s.wasserstein[0])}
-    aggregate, _ = Aggregate.objects.update_or_create(
-        question=question,
-        defaults={**fields, "method": "equal", "n_predictions": len(ids), "scores": agg_scores,
-                  "updated_at": timezone.now()},
-    )
     return aggregate
 
 

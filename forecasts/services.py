@@ -422,6 +422,32 @@ def jobs_requeue(*, stale_seconds: int | None = None) -> list[int]:
     return [job_id for job_id in ids if job_send(job_id)]
 
 
+@transaction.atomic
+def job_retry(*, job: Job, user) -> Job:
+    """Run a failed job again (organizers): after the fault that failed it (a bug since fixed, a time limit since
+    raised) is gone. It goes back to `pending` and is sent once this transaction commits; its results are upserts, so
+    whatever the failed attempt wrote is overwritten, never duplicated."""
+    if not is_organizer(user):
+        raise Forbidden("only organizers may retry a job")
+    if not Job.objects.filter(pk=job.pk, state=Job.State.FAILED).update(
+        state=Job.State.PENDING, error="", queued_at=None, finished_at=None
+    ):
+        raise Conflict(f"job {job.pk} has not failed; only a failed job is retried")
+    audit(action="job.retry", actor=user, question=job.question, job=job.pk, kind=job.kind)
+    transaction.on_commit(lambda: job_send(job.pk))
+    job.refresh_from_db()
+    return job
+
+
+def jobs_retry_failed() -> list[int]:
+    """Every failed job back to pending and sent again (`manage.py jobs_requeue --failed`)."""
+    with transaction.atomic():
+        failed = Job.objects.select_for_update().filter(state=Job.State.FAILED).order_by("pk")
+        ids = list(failed.values_list("pk", flat=True))
+        Job.objects.filter(pk__in=ids).update(state=Job.State.PENDING, error="", queued_at=None, finished_at=None)
+    return [job_id for job_id in ids if job_send(job_id)]
+
+
 def job_claim(job_id: int) -> bool:
     """Mark a job running. A finished job is never run again; a running one may be (its worker may have died, and
     every job writes with upserts, so a second run leaves the same rows)."""

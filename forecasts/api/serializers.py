@@ -112,6 +112,42 @@ class StoredDistributionSerializer(serializers.Serializer):
         return data
 
 
+class PublishedPosteriorSerializer(StoredDistributionSerializer):
+    """The posterior as stored, and the scoring job it started."""
+
+    job = serializers.IntegerField(allow_null=True, help_text="the scoring job: GET /api/jobs/{id}/ shows its progress")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        job = instance.question.jobs.filter(kind=Job.Kind.SCORE).order_by("-id").first()
+        data["job"] = job.pk if job else None
+        return data
+
+
+class AggregateScoresSerializer(serializers.Serializer):
+    kl = serializers.FloatField()
+    log_score = serializers.FloatField()
+    skill = serializers.FloatField()
+    crps = serializers.FloatField()
+    wasserstein = serializers.FloatField()
+
+
+class AggregateSerializer(StoredDistributionSerializer):
+    """The pooled crowd forecast (the amplified forecast) as a stored distribution, and its scores once the posterior
+    exists."""
+
+    method = serializers.CharField(help_text="how the predictions were pooled: `equal` (mean of the current CDFs)")
+    n_predictions = serializers.IntegerField(help_text="current predictions pooled")
+    scores = AggregateScoresSerializer(allow_null=True, help_text="against the posterior; null until it exists")
+    updated_at = serializers.DateTimeField()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data.update({"method": instance.method, "n_predictions": instance.n_predictions, "scores": instance.scores,
+                     "updated_at": serializers.DateTimeField().to_representation(instance.updated_at)})
+        return data
+
+
 class SpecInSerializer(serializers.Serializer):
     spec = SpecField()
 

@@ -144,7 +144,9 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     # --- posterior, scores, aggregate ------------------------------------------------------------------------------
 
-    @extend_schema(request=s.PosteriorInSerializer, responses={200: s.StoredDistributionSerializer, **ERRORS})
+    @extend_schema(methods=["GET"], request=None, responses={200: s.StoredDistributionSerializer, **ERRORS})
+    @extend_schema(methods=["PUT"], request=s.PosteriorInSerializer,
+                   responses={200: s.PublishedPosteriorSerializer, **ERRORS})
     @action(detail=True, methods=["get", "put"])
     def posterior(self, request, pk=None):
         question = self.get_object()
@@ -154,10 +156,7 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         posterior = services.posterior_publish(
             question=question, user=request.user, spec=data["spec"], influence=data.get("influence", [])
         )
-        body = s.StoredDistributionSerializer(posterior).data
-        job = question.jobs.filter(kind=Job.Kind.SCORE).order_by("-id").first()
-        body["job"] = job.pk if job else None
-        return Response(body)
+        return Response(s.PublishedPosteriorSerializer(posterior).data)
 
     @extend_schema(request=None, responses={200: s.ScoresSerializer})
     @action(detail=True, methods=["get"])
@@ -166,18 +165,14 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         results = selectors.scores_list(question)
         return Response({"status": question.status, "results": s.ScoreSerializer(results, many=True).data})
 
-    @extend_schema(request=None, responses={200: s.StoredDistributionSerializer, **ERRORS})
+    @extend_schema(request=None, responses={200: s.AggregateSerializer, **ERRORS})
     @action(detail=True, methods=["get"])
     def aggregate(self, request, pk=None):
         question = self.get_object()
         if not selectors.crowd_visible(question, request.user):
             # The pooled forecast would reveal the hidden predictions (selectors.crowd_visible says until when).
             raise Conflict("the pooled forecast is shown once the expert's posterior is published")
-        aggregate = get_object_or_404(Aggregate, question=question)
-        body = s.StoredDistributionSerializer(aggregate).data
-        body.update({"method": aggregate.method, "n_predictions": aggregate.n_predictions,
-                     "scores": aggregate.scores, "updated_at": aggregate.updated_at})
-        return Response(body)
+        return Response(s.AggregateSerializer(get_object_or_404(Aggregate, question=question)).data)
 
     @extend_schema(request=None, responses={200: OpenApiResponse(description="Metaculus-style payloads")})
     @action(detail=True, methods=["get"], url_path="export/metaculus")
@@ -228,6 +223,13 @@ class JobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         if not selectors.job_result_visible(job, request.user):
             body["result"] = None  # state and progress stay; what the job computed is not this user's to see
         return Response(body)
+
+    @extend_schema(request=None, responses={202: s.JobSerializer, **ERRORS},
+                   description="Organizers: run a failed job again (409 unless it failed).")
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        job = services.job_retry(job=self.get_object(), user=request.user)
+        return Response(self.get_serializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 def question_for(user, pk) -> Question:

@@ -24,3 +24,19 @@ def test_the_schema_and_its_ui_need_no_sign_in_and_no_cdn(client):
     page = client.get("/api/schema/ui/").content.decode()
     external = [url for url in re.findall(r'(?:src|href)="([^"]+)"', page) if url.startswith(("http:", "https:", "//"))]
     assert external == []
+
+
+def test_the_schema_describes_what_the_posterior_and_aggregate_answer(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    components = schema["components"]["schemas"]
+
+    def response_fields(path, method):
+        ref = schema["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        return set(components[ref.rsplit("/", 1)[1]]["properties"])
+
+    stored = {"spec", "cdf", "mass_below", "mass_above", "summary"}
+    assert stored | {"job"} <= response_fields("/api/questions/{id}/posterior/", "put")
+    assert stored <= response_fields("/api/questions/{id}/posterior/", "get")
+    assert stored | {"method", "n_predictions", "scores", "updated_at"} <= response_fields(
+        "/api/questions/{id}/aggregate/", "get")
+    assert "/api/jobs/{id}/retry/" in schema["paths"]
