@@ -264,8 +264,10 @@ def _compute(question: Question, draft: PrizeAllocation) -> tuple[list[Payout], 
             payouts.append(Payout(allocation=draft, user_id=authors[key], kind=Payout.Kind.ACCURACY, amount=amount,
                                   prediction_id=int(key)))
 
-    influence = list(Influence.objects.filter(question=question).values_list("evidence_id", "evidence__author_id",
-                                                                            "weight"))
+    # The expert's own evidence never earns the evidence prize; posterior_publish refuses such influence, and rows
+    # stored before that rule existed are left out here too.
+    influence = list(Influence.objects.filter(question=question).exclude(evidence__author_id=question.expert_id)
+                     .values_list("evidence_id", "evidence__author_id", "weight"))
     evidence_authors = {str(eid): author for eid, author, _ in influence}
     weights = {str(eid): weight for eid, _, weight in influence}
     draw = None

@@ -420,3 +420,16 @@ def test_it_lists_influence_weights_and_notes_once_the_posterior_is_out(client_f
         ("alice", 3.0, "alice moved me"), ("bob", 1.0, "bob moved me"), ("carol", 0.0, "carol moved me")
     }
     assert client_for(alice).get(f"/api/questions/{open_question.pk}/influence/").status_code == 409
+
+
+def test_influence_stored_on_the_experts_own_evidence_earns_nothing(django_capture_on_commit_callbacks, client_for,
+                                                                      expert, alice, organizer):
+    # posterior_publish refuses such influence today; a row from before that rule must not be paid either.
+    from forecasts.models import Evidence, Influence
+
+    question = build_scored_question(django_capture_on_commit_callbacks, expert=expert,
+                                     predictions={alice: CLOSE}, evidence={alice: 1})
+    own = Evidence.objects.create(question=question, author=expert, body="the expert's own note")
+    Influence.objects.create(question=question, evidence=own, weight=99)
+    body = _draft(client_for(organizer), question).json()
+    assert _paid(body, "evidence") == {"alice": Decimal("50.00")}
