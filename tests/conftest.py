@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.utils import timezone
 from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from forecasts import demo, services
+from tests.factories import UserFactory
 
 User = get_user_model()
 
@@ -34,10 +34,7 @@ def _fast_password_hashing(settings):
 @pytest.fixture
 def make_user(db):
     def make(username: str, *, organizer: bool = False):
-        user = User.objects.create_user(username=username, password="pass-word-123")
-        if organizer:
-            user.groups.add(Group.objects.get_or_create(name="organizers")[0])
-        return user
+        return UserFactory(username=username, organizer=organizer)
 
     return make
 

@@ -9,6 +9,7 @@ import pytest
 from forecasts import services
 from forecasts.models import Endorsement, Evidence, Influence, Posterior, Prediction, Question
 from tests.conftest import POSTERIOR_SPEC
+from tests.factories import EvidenceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -150,7 +151,7 @@ def test_it_refuses_evidence_from_another_question(client_for, open_question, bo
     ],
 )
 def test_a_bad_influence_weight_leaves_no_posterior(client_for, closed_question, expert, alice, influence, field):
-    evidence = Evidence.objects.create(question=closed_question, author=alice, body="b")
+    evidence = EvidenceFactory(question=closed_question, author=alice)
     for item in influence:
         if item["evidence"] == "EVID":
             item["evidence"] = evidence.pk

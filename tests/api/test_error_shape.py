@@ -6,6 +6,7 @@ import pytest
 
 from forecasts.models import Evidence, Posterior, Prediction
 from tests.conftest import POSTERIOR_SPEC
+from tests.factories import EvidenceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ def test_a_bad_source_url_is_named_by_its_index(client_for, open_question, alice
 
 @pytest.mark.parametrize("weight", [True, False, "heavy", None, [1]])
 def test_an_influence_weight_must_be_a_number(client_for, closed_question, expert, alice, weight):
-    evidence = Evidence.objects.create(question=closed_question, author=alice, body="b")
+    evidence = EvidenceFactory(question=closed_question, author=alice)
     response = client_for(expert).put(f"/api/questions/{closed_question.pk}/posterior/", {
         "spec": POSTERIOR_SPEC,
         "influence": [{"evidence": evidence.pk, "weight": 1}, {"evidence": evidence.pk, "weight": weight}],

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from forecasts import services
-from forecasts.models import Evidence, Influence, Posterior
+from forecasts.models import Influence, Posterior
 from tests.conftest import POSTERIOR_SPEC
+from tests.factories import EvidenceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -14,8 +15,8 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize("weight", [1, 0])
 def test_it_refuses_influence_on_the_experts_own_evidence(client_for, closed_question, expert, alice, weight):
     # Otherwise the expert could post evidence, weigh it, and have the prize draft pay the evidence pool to them.
-    theirs = Evidence.objects.create(question=closed_question, author=alice, body="a")
-    own = Evidence.objects.create(question=closed_question, author=expert, body="b")
+    theirs = EvidenceFactory(question=closed_question, author=alice)
+    own = EvidenceFactory(question=closed_question, author=expert)
     response = client_for(expert).put(
         f"/api/questions/{closed_question.pk}/posterior/",
         {"spec": POSTERIOR_SPEC,
@@ -30,15 +31,15 @@ def test_it_refuses_influence_on_the_experts_own_evidence(client_for, closed_que
 
 
 def test_it_takes_influence_on_evidence_by_anyone_else(closed_question, expert, alice, organizer):
-    rows = [Evidence.objects.create(question=closed_question, author=author, body="a") for author in (alice, organizer)]
+    rows = [EvidenceFactory(question=closed_question, author=author) for author in (alice, organizer)]
     services.posterior_publish(question=closed_question, user=expert, spec=POSTERIOR_SPEC,
                                influence=[{"evidence": e.pk, "weight": 1} for e in rows])
     assert sorted(Influence.objects.values_list("evidence_id", flat=True)) == sorted(e.pk for e in rows)
 
 
 def test_the_question_page_offers_no_weight_for_the_experts_own_evidence(client, closed_question, expert, alice):
-    theirs = Evidence.objects.create(question=closed_question, author=alice, body="a")
-    own = Evidence.objects.create(question=closed_question, author=expert, body="b")
+    theirs = EvidenceFactory(question=closed_question, author=alice)
+    own = EvidenceFactory(question=closed_question, author=expert)
     client.force_login(expert)
     page = client.get(f"/questions/{closed_question.pk}/").content.decode()
     assert f'name="influence-{theirs.pk}"' in page

@@ -22,6 +22,7 @@ from tests.api.conftest_prizes import (
     scored_question_fixture,  # noqa: F401 - registers the fixture `scored_question`
     staff_fixture,  # noqa: F401 - registers the fixture `staff`
 )
+from tests.factories import EvidenceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -425,11 +426,11 @@ def test_it_lists_influence_weights_and_notes_once_the_posterior_is_out(client_f
 def test_influence_stored_on_the_experts_own_evidence_earns_nothing(django_capture_on_commit_callbacks, client_for,
                                                                       expert, alice, organizer):
     # posterior_publish refuses such influence today; a row from before that rule must not be paid either.
-    from forecasts.models import Evidence, Influence
+    from forecasts.models import Influence
 
     question = build_scored_question(django_capture_on_commit_callbacks, expert=expert,
                                      predictions={alice: CLOSE}, evidence={alice: 1})
-    own = Evidence.objects.create(question=question, author=expert, body="the expert's own note")
+    own = EvidenceFactory(question=question, author=expert)
     Influence.objects.create(question=question, evidence=own, weight=99)
     body = _draft(client_for(organizer), question).json()
     assert _paid(body, "evidence") == {"alice": Decimal("50.00")}
