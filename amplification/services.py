@@ -114,7 +114,7 @@ def _write_scores_generic(question_id: int, columns: dict[str, np.ndarray]) -> N
 def question_score(*, job_id: int) -> dict | None:
     """Score every current prediction of the job's question against the posterior, and refresh the aggregate."""
     if not services.job_claim(job_id):
-        return None  # already done by an earlier delivery
+        return None  # done or failed already (a job running in a live worker raises JobBusy instead)
     job = Job.objects.select_related("question").get(pk=job_id)
     question = job.question
     if question.status == Status.AWARDED:

@@ -190,7 +190,7 @@ def prizes_compute_job(*, job_id: int) -> dict | None:
     left untouched.
     """
     if not job_claim(job_id):
-        return None  # already done by an earlier delivery
+        return None  # done or failed already (a job running in a live worker raises JobBusy instead)
     job = Job.objects.get(pk=job_id)
     with transaction.atomic():
         question = question_locked(job.question)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from amplification import allocation
@@ -448,15 +448,44 @@ def jobs_retry_failed() -> list[int]:
     return [job_id for job_id in ids if job_send(job_id)]
 
 
+class JobBusy(Exception):
+    """The job is running in another worker whose heartbeat is fresh. `retry_in` is the number of seconds until that
+    heartbeat is older than FA_JOB_CLAIM_STALE_SECONDS: ask again then, and the job is either finished (its worker
+    is done) or free to take over (its worker died)."""
+
+    def __init__(self, job_id: int, retry_in: float):
+        super().__init__(f"job {job_id} is running in another worker; it may be taken over in {retry_in:.0f}s")
+        self.job_id = job_id
+        self.retry_in = retry_in
+
+
 def job_claim(job_id: int) -> bool:
-    """Mark a job running. A finished job is never run again; a running one may be (its worker may have died, and
-    every job writes with upserts, so a second run leaves the same rows)."""
+    """Mark a job running in this worker, so that one worker at a time runs it.
+
+    True: the job is this worker's to run. False: it is done or failed (or gone), nothing to do. Raises JobBusy while
+    another worker holds it, that is while the job is running with a heartbeat younger than
+    FA_JOB_CLAIM_STALE_SECONDS. A running job whose heartbeat is older is taken over: its worker died (a SIGKILL, a
+    lost machine), and every job writes with upserts, so the second run leaves the rows an undisturbed one would.
+    """
     now = timezone.now()
-    return bool(
-        Job.objects.filter(pk=job_id, state__in=[Job.State.PENDING, Job.State.RUNNING]).update(
-            state=Job.State.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now, error=""
-        )
+    stale = timedelta(seconds=settings.FA_JOB_CLAIM_STALE_SECONDS)
+    # One conditional UPDATE decides, and its row count says who won: of two deliveries racing for the job, the loser's
+    # UPDATE waits for the winner's row lock, then PostgreSQL re-checks the condition against the row the winner wrote
+    # (running, heartbeat fresh) and the loser counts 0.
+    claimable = Q(state=Job.State.PENDING) | Q(
+        Q(heartbeat_at__lt=now - stale) | Q(heartbeat_at__isnull=True), state=Job.State.RUNNING
     )
+    if Job.objects.filter(claimable, pk=job_id).update(
+        state=Job.State.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now, error=""
+    ):
+        return True
+    row = Job.objects.filter(pk=job_id).values("state", "heartbeat_at").first()
+    if row is None or row["state"] in (Job.State.DONE, Job.State.FAILED):
+        return False
+    # Running with a fresh heartbeat; or the row changed since the UPDATE (it went stale, or back to pending): then
+    # the holder's heartbeat is already as old as it needs to be, and asking again at once is right.
+    heartbeat = row["heartbeat_at"] if row["state"] == Job.State.RUNNING and row["heartbeat_at"] else now - stale
+    raise JobBusy(job_id, retry_in=max(0.0, (heartbeat + stale - now).total_seconds()))
 
 
 def job_progress(job_id: int, *, done: int, total: int) -> None:

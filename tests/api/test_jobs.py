@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import UTC, datetime, timedelta
 
+import pytest
+import time_machine
+from celery.exceptions import Retry
+from django.db import OperationalError
+
+from amplification import tasks
 from forecasts import services
 from forecasts.models import Job
 from tests.conftest import POSTERIOR_SPEC
@@ -42,6 +48,121 @@ def test_a_finished_job_is_not_claimed_again(open_question):
     assert services.job_claim(job.pk)
     services.job_finish(job.pk, result={"scored": 0})
     assert not services.job_claim(job.pk)
+
+
+# --- One worker at a time -------------------------------------------------------------------------------------------
+
+NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def held(job: Job, *, heartbeat_age: float, state: str = "running") -> None:
+    """The job as a worker left it: claimed once, last beat `heartbeat_age` seconds before NOW."""
+    Job.objects.filter(pk=job.pk).update(state=state, attempts=1, heartbeat_at=NOW - timedelta(seconds=heartbeat_age))
+
+
+@pytest.fixture
+def score_job(open_question, settings):
+    settings.FA_JOB_CLAIM_STALE_SECONDS = 60
+    return services.job_enqueue(question=open_question, kind="score")
+
+
+def test_it_claims_a_pending_job(score_job):
+    with time_machine.travel(NOW, tick=False):
+        assert services.job_claim(score_job.pk) is True
+    score_job.refresh_from_db()
+    assert (score_job.state, score_job.attempts, score_job.started_at, score_job.heartbeat_at) == (
+        "running", 1, NOW, NOW)
+
+
+def test_it_leaves_a_running_job_with_a_fresh_heartbeat_to_its_worker(score_job):
+    held(score_job, heartbeat_age=20)
+    with time_machine.travel(NOW, tick=False), pytest.raises(services.JobBusy) as busy:
+        services.job_claim(score_job.pk)
+    assert busy.value.retry_in == 40  # seconds until the heartbeat is 60 s old
+    score_job.refresh_from_db()
+    assert (score_job.state, score_job.attempts, score_job.heartbeat_at) == (
+        "running", 1, NOW - timedelta(seconds=20))
+
+
+def test_it_takes_over_a_running_job_whose_heartbeat_is_stale(score_job):
+    held(score_job, heartbeat_age=61)  # its worker died
+    with time_machine.travel(NOW, tick=False):
+        assert services.job_claim(score_job.pk) is True
+    score_job.refresh_from_db()
+    assert (score_job.state, score_job.attempts, score_job.heartbeat_at) == ("running", 2, NOW)
+
+
+@pytest.mark.parametrize("state", ["done", "failed"])
+def test_it_does_not_claim_a_finished_or_failed_job_however_old_its_heartbeat(score_job, state):
+    held(score_job, heartbeat_age=3600, state=state)
+    with time_machine.travel(NOW, tick=False):
+        assert services.job_claim(score_job.pk) is False
+    score_job.refresh_from_db()
+    assert (score_job.state, score_job.attempts) == (state, 1)
+
+
+def run_delivery(job_id: int, *, retries: int, waits: int, monkeypatch) -> list[dict]:
+    """Run score_question as a worker runs a delivery that was retried `retries` times, `waits` of them for a busy
+    job. Returns what it asked self.retry for (nothing is sent: there is no broker here)."""
+    asked: list[dict] = []
+
+    def retry(task, **options):
+        asked.append(options)
+        raise Retry("retry", when=options.get("countdown"))
+
+    monkeypatch.setattr(tasks.score_question.__class__, "retry", retry)
+    tasks.score_question.push_request(called_directly=False, is_eager=False, retries=retries, args=[job_id],
+                                      kwargs={"waits": waits})
+    try:
+        with time_machine.travel(NOW, tick=False):
+            tasks.score_question.run(job_id, waits=waits)
+    except Retry:
+        pass
+    finally:
+        tasks.score_question.pop_request()
+    return asked
+
+
+def test_a_delivery_that_finds_its_job_busy_comes_back_when_the_heartbeat_would_be_stale(score_job, monkeypatch):
+    held(score_job, heartbeat_age=20)
+    asked = run_delivery(score_job.pk, retries=3, waits=3, monkeypatch=monkeypatch)
+    # 40 s until the holder's heartbeat is 60 s old, and one more; the message counts this wait.
+    assert asked == [{"args": [score_job.pk], "kwargs": {"waits": 4}, "countdown": 41}]
+    score_job.refresh_from_db()
+    assert (score_job.state, score_job.attempts, score_job.error) == ("running", 1, "")  # busy is not failed
+
+
+def test_a_busy_job_in_eager_mode_is_left_to_its_worker_without_looping(score_job, caplog):
+    held(score_job, heartbeat_age=0)
+    with time_machine.travel(NOW, tick=False):
+        assert services.job_send(score_job.pk)  # no broker: the task runs inline, finds the job busy, returns
+    score_job.refresh_from_db()
+    assert (score_job.state, score_job.attempts, score_job.error) == ("running", 1, "")
+    assert f"job {score_job.pk} is running elsewhere" in caplog.text
+
+
+@pytest.fixture
+def database_down(monkeypatch):
+    from amplification import services as runs
+
+    def body(*, job_id):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(runs, "question_score", body)
+
+
+def test_waits_for_a_busy_job_do_not_use_up_the_retries_for_database_errors(score_job, database_down, monkeypatch):
+    # 30 retries so far, 25 of them waits: this is the 6th database error, so it is retried (backing off <= 30 s).
+    asked = run_delivery(score_job.pk, retries=30, waits=25, monkeypatch=monkeypatch)
+    assert len(asked) == 1 and isinstance(asked[0]["exc"], OperationalError)
+    assert 0 <= asked[0]["countdown"] <= 30
+
+
+def test_a_database_error_is_retried_twenty_times_then_raised(score_job, database_down, monkeypatch):
+    with pytest.raises(OperationalError):
+        run_delivery(score_job.pk, retries=45, waits=25, monkeypatch=monkeypatch)
+    score_job.refresh_from_db()
+    assert score_job.state == "pending"  # not failed: whoever sends the job again may find the database back
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from amplification import allocation
 from amplification import services as runs
@@ -262,8 +264,8 @@ def test_it_recomputes_the_same_payouts_when_the_job_runs_again(client_for, orga
         return sorted(allocation_row.payouts.values_list("user_id", "kind", "amount", "prediction_id", "evidence_id"))
 
     before = rows()
-    # As if the worker died mid-run and the job was delivered again.
-    Job.objects.filter(pk=body["job"]).update(state=Job.State.RUNNING)
+    # As if the worker died mid-run (its heartbeat went stale) and the job was delivered again.
+    Job.objects.filter(pk=body["job"]).update(state=Job.State.RUNNING, heartbeat_at=timezone.now() - timedelta(hours=1))
     prizes.prizes_compute_job(job_id=body["job"])
     assert rows() == before
     allocation_row.refresh_from_db()
@@ -357,7 +359,8 @@ def test_it_refuses_writes_after_the_award(client_for, expert, organizer, scored
     # Nor does re-running the awarded allocation's prize job.
     awarded = PrizeAllocation.objects.get()
     payouts_before = sorted(awarded.payouts.values_list("user_id", "kind", "amount"))
-    Job.objects.filter(pk=awarded.params["job"]).update(state=Job.State.RUNNING)
+    Job.objects.filter(pk=awarded.params["job"]).update(state=Job.State.RUNNING,
+                                                        heartbeat_at=timezone.now() - timedelta(hours=1))
     prizes.prizes_compute_job(job_id=awarded.params["job"])
     assert sorted(awarded.payouts.values_list("user_id", "kind", "amount")) == payouts_before
 

@@ -53,6 +53,8 @@ def test_production_starts_with_a_secret_key():
         ({"FA_UNIFORM_MIX": "lots"}, "FA_UNIFORM_MIX"),
         ({"FA_UNIFORM_MIX": "0.9"}, "FA_UNIFORM_MIX"),
         ({"FA_SCORE_WRITE_CHUNK": "0"}, "FA_SCORE_WRITE_CHUNK"),
+        ({"FA_JOB_CLAIM_STALE_SECONDS": "0"}, "FA_JOB_CLAIM_STALE_SECONDS"),
+        ({"FA_JOB_CLAIM_STALE_SECONDS": "a minute"}, "FA_JOB_CLAIM_STALE_SECONDS"),
         ({"DJANGO_ENV": "staging"}, "DJANGO_ENV"),
     ],
 )
