@@ -40,14 +40,14 @@ TASK = {
 def _run(task, body, job_id: int, waits: int):
     # A connection left broken by a database restart must not poison this attempt.
     close_old_connections()
+    # The claim is this delivery's: its retries (same task id) resume it, other deliveries wait (services.job_claim).
+    owner = services.claim_owner.set(task.request.id or "")
     try:
         return body(job_id=job_id)
     except services.JobBusy as busy:
         return _wait_for_holder(task, busy, waits)
     except TRANSIENT as exc:
         close_old_connections()
-        # The retry finds this attempt's claim with a fresh heartbeat, as it would a live duplicate's (nothing tells
-        # them apart), so it waits until FA_JOB_CLAIM_STALE_SECONDS have passed before taking the job up again.
         failures = task.request.retries - waits  # retries so far for transient errors
         if failures >= TRANSIENT_RETRIES:
             raise
@@ -62,6 +62,8 @@ def _run(task, body, job_id: int, waits: int):
         log.exception("job %s failed", job_id)
         services.job_fail(job_id, error=f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        services.claim_owner.reset(owner)
 
 
 def _wait_for_holder(task, busy: services.JobBusy, waits: int) -> None:

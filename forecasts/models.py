@@ -243,6 +243,9 @@ class Job(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
+    # The Celery task id of the delivery that holds the job. A task's retries keep its id, so a retry after a database
+    # error resumes its own claim at once (services.job_claim), where another delivery must wait for the heartbeat.
+    claimed_by = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]

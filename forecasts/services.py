@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -459,6 +460,10 @@ class JobBusy(Exception):
         self.retry_in = retry_in
 
 
+# Who is claiming: the Celery task id of the delivery running in this context (amplification.tasks sets it).
+claim_owner: ContextVar[str] = ContextVar("claim_owner", default="")
+
+
 def job_claim(job_id: int) -> bool:
     """Mark a job running in this worker, so that one worker at a time runs it.
 
@@ -466,17 +471,21 @@ def job_claim(job_id: int) -> bool:
     another worker holds it, that is while the job is running with a heartbeat younger than
     FA_JOB_CLAIM_STALE_SECONDS. A running job whose heartbeat is older is taken over: its worker died (a SIGKILL, a
     lost machine), and every job writes with upserts, so the second run leaves the rows an undisturbed one would.
+    A retry of the delivery that holds the job (same task id: `claim_owner`) resumes it at once.
     """
     now = timezone.now()
     stale = timedelta(seconds=settings.FA_JOB_CLAIM_STALE_SECONDS)
+    owner = claim_owner.get()
     # One conditional UPDATE decides, and its row count says who won: of two deliveries racing for the job, the loser's
     # UPDATE waits for the winner's row lock, then PostgreSQL re-checks the condition against the row the winner wrote
-    # (running, heartbeat fresh) and the loser counts 0.
-    claimable = Q(state=Job.State.PENDING) | Q(
-        Q(heartbeat_at__lt=now - stale) | Q(heartbeat_at__isnull=True), state=Job.State.RUNNING
-    )
+    # (running, heartbeat fresh, someone else's) and the loser counts 0.
+    held_by_nobody_alive = Q(heartbeat_at__lt=now - stale) | Q(heartbeat_at__isnull=True)
+    if owner:
+        held_by_nobody_alive |= Q(claimed_by=owner)
+    claimable = Q(state=Job.State.PENDING) | Q(held_by_nobody_alive, state=Job.State.RUNNING)
     if Job.objects.filter(claimable, pk=job_id).update(
-        state=Job.State.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now, error=""
+        state=Job.State.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now, error="",
+        claimed_by=owner,
     ):
         return True
     row = Job.objects.filter(pk=job_id).values("state", "heartbeat_at").first()

@@ -92,6 +92,26 @@ def test_it_takes_over_a_running_job_whose_heartbeat_is_stale(score_job):
     assert (score_job.state, score_job.attempts, score_job.heartbeat_at) == ("running", 2, NOW)
 
 
+def test_a_retry_of_the_delivery_that_holds_a_job_resumes_it_at_once(score_job):
+    # After a database error the task retries under the same task id: it must not wait for its own heartbeat.
+    held(score_job, heartbeat_age=5)
+    Job.objects.filter(pk=score_job.pk).update(claimed_by="task-a")
+    with time_machine.travel(NOW, tick=False):
+        token = services.claim_owner.set("task-b")
+        try:
+            with pytest.raises(services.JobBusy):
+                services.job_claim(score_job.pk)  # another delivery waits
+        finally:
+            services.claim_owner.reset(token)
+        token = services.claim_owner.set("task-a")
+        try:
+            assert services.job_claim(score_job.pk) is True
+        finally:
+            services.claim_owner.reset(token)
+    score_job.refresh_from_db()
+    assert (score_job.attempts, score_job.claimed_by, score_job.heartbeat_at) == (2, "task-a", NOW)
+
+
 @pytest.mark.parametrize("state", ["done", "failed"])
 def test_it_does_not_claim_a_finished_or_failed_job_however_old_its_heartbeat(score_job, state):
     held(score_job, heartbeat_age=3600, state=state)

@@ -200,7 +200,7 @@ def test_it_does_not_run_a_job_delivered_twice_at_once_in_two_workers(celery_wor
     expected = expected_scores(question)
     workers = [celery_worker_factory(extra_env=WORKER_ENV) for _ in range(2)]
 
-    # Two deliveries of the same message body, as after a visibility-timeout redelivery of a live task.
+    # Two messages for one job (two task ids), as when jobs_requeue re-sends a job whose worker is alive but slow.
     score_question.apply_async(args=[job.pk], retry=False)
     score_question.apply_async(args=[job.pk], retry=False)
     wait_for_job(job.pk, workers=workers)
