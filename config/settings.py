@@ -77,8 +77,15 @@ TEMPLATES = [
 DATABASES = {"default": parse_database_url(env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    # Several writers (the web process and an eager task) share the file; wait instead of failing at once.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+    # Several writers (requests in runserver's threads, eager tasks) share the file. Wait for the lock instead of
+    # failing at once, and take it when a transaction begins (IMMEDIATE): a deferred transaction that reads, then
+    # tries to write while another holds the lock, fails at once with "database is locked" whatever the timeout.
+    # WAL lets readers go on while one writes.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

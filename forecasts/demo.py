@@ -165,7 +165,7 @@ def load_demo(*, award: bool = True, score_timeout: float = 60.0) -> list[Questi
     """Create both scenarios end to end through the services. Returns the questions; a second call does nothing.
 
     Prizes are awarded once a question is scored; if no worker scores it within `score_timeout` seconds the question
-    is left `resolved` (award it later through the API or the admin).
+    is left `resolved` (award it later through the API).
     """
     organizer = _user("organizer", organizer=True)
     questions = []
