@@ -5,7 +5,12 @@ The forms only turn fields into a spec; the services validate the spec and every
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
 from django import forms
+
+from amplification.allocation import ACCURACY_RULES, EVIDENCE_RULES
 
 from .models import Question, Scale
 
@@ -33,13 +38,18 @@ class DistributionForm(forms.Form):
     mass_below = forms.FloatField(label="Probability below the range", required=False, min_value=0, max_value=1)
     mass_above = forms.FloatField(label="Probability above the range", required=False, min_value=0, max_value=1)
 
-    def __init__(self, *args, question: Question, **kwargs):
+    def __init__(self, *args, question: Question, tails: tuple[str, str] | None = None, **kwargs):
+        """`tails` names the mass beyond each bound in the question's terms (pages.tail_labels), as the table does."""
         super().__init__(*args, **kwargs)
         self.question = question
         if not question.open_lower:
             del self.fields["mass_below"]
         if not question.open_upper:
             del self.fields["mass_above"]
+        for name, label in zip(("mass_below", "mass_above"), tails or (), strict=False):
+            if name in self.fields:
+                self.fields[name].label = f"Probability ({label})"
+                self.fields[name].help_text = "0 to 1; leave empty to let the fitted shape decide"
         placeholder = "YYYY-MM-DD" if question.scale == Scale.DATE else "a number"
         for name, _ in QUANTILES:
             self.fields[name].widget.attrs["placeholder"] = placeholder
@@ -59,6 +69,36 @@ class DistributionForm(forms.Form):
         if data.get("mass_above") is not None:
             spec["mass_above"] = above
         return spec
+
+
+class InfluenceForm(forms.Form):
+    """The posterior's influence weights: one weight (and an optional note) per comment the expert did not write."""
+
+    def __init__(self, *args, evidence, expert_id: int, note_max_length: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.evidence_ids: list[int] = []
+        for e in evidence:
+            if e.author_id == expert_id:
+                continue
+            self.evidence_ids.append(e.pk)
+            self.fields[f"influence-{e.pk}"] = forms.FloatField(
+                label=f"Weight for #{e.pk} ({e.author.username})", required=False, min_value=0,
+                widget=forms.NumberInput(attrs={"step": "any", "placeholder": "0"}))
+            self.fields[f"note-{e.pk}"] = forms.CharField(
+                label=f"Why #{e.pk} moved you (optional)", required=False, max_length=note_max_length)
+
+    def influence(self) -> tuple[list[dict], list[int]]:
+        """The service's `influence` list (empty weights left out) and, for each entry, the evidence id it is for."""
+        items = []
+        for evidence_id in self.evidence_ids:
+            weight = self.cleaned_data.get(f"influence-{evidence_id}")
+            if weight is None:
+                continue
+            item = {"evidence": evidence_id, "weight": weight}
+            if note := self.cleaned_data.get(f"note-{evidence_id}", "").strip():
+                item["note"] = note
+            items.append(item)
+        return items, [item["evidence"] for item in items]
 
 
 class EvidenceForm(forms.Form):
@@ -81,8 +121,54 @@ class QuestionForm(forms.Form):
     upper = forms.CharField(max_length=40)
     open_lower = forms.BooleanField(required=False, label="Mass may lie below the range")
     open_upper = forms.BooleanField(required=False, label="Mass may lie above the range")
-    closes_at = forms.DateTimeField(help_text="YYYY-MM-DD HH:MM, UTC",
-                                    widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    # A datetime-local input shows no zone; the server reads the value as UTC (pages.question_new), so it says so.
+    closes_at = forms.DateTimeField(
+        label="Closes at (UTC)", help_text="Date and time in UTC, not your local time: YYYY-MM-DD HH:MM",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        initial=lambda: (datetime.now(UTC) + timedelta(days=7)).replace(minute=0, second=0, microsecond=0,
+                                                                          tzinfo=None))
 
     def bound(self, name: str) -> float | str:
         return question_value(self.cleaned_data[name], self.cleaned_data["scale"])
+
+
+USERNAME_RULE = "may contain only letters, digits and @/./+/-/_"  # the API's wording (CredentialsSerializer)
+
+
+class SignupForm(forms.Form):
+    """The fields POST /api/auth/register/ takes; services.user_register checks the rest (name taken, password)."""
+
+    username = forms.RegexField(r"^[\w.@+-]+\Z", max_length=150, error_messages={"invalid": USERNAME_RULE},
+                                help_text="Letters, digits and @/./+/-/_")
+    password = forms.CharField(max_length=128, strip=False, widget=forms.PasswordInput(attrs={
+        "autocomplete": "new-password"}))
+    password_again = forms.CharField(label="Password again", max_length=128, strip=False,
+                                     widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password_again") is not None \
+                and data["password"] != data["password_again"]:
+            self.add_error("password_again", "the two passwords differ")
+        return data
+
+
+class PrizeForm(forms.Form):
+    """A draft allocation of a scored question's two pools (organizers); forecasts.prizes.prizes_draft checks it."""
+
+    accuracy_pool = forms.CharField(max_length=20, initial="50.00", help_text="e.g. 50.00")
+    evidence_pool = forms.CharField(max_length=20, initial="50.00", help_text="e.g. 50.00")
+    accuracy_rule = forms.ChoiceField(choices=[(r, r.replace("_", " ")) for r in ACCURACY_RULES])
+    evidence_rule = forms.ChoiceField(choices=[(r, r) for r in EVIDENCE_RULES])
+    shares = forms.CharField(required=False, max_length=20_000,
+                             help_text="top k only: the fractions for ranks 1, 2, ..., e.g. 0.5, 0.3, 0.2")
+    power = forms.FloatField(initial=1.0, help_text="proportional skill only: skill is raised to this power")
+    min_payout = forms.CharField(max_length=20, initial="0", label="Minimum payout")
+    currency = forms.CharField(required=False, max_length=3, help_text="3 letters; empty for the platform's")
+
+    def clean_shares(self) -> list[Decimal] | None:
+        parts = [part.strip() for part in self.cleaned_data["shares"].replace(";", ",").split(",") if part.strip()]
+        try:
+            return [Decimal(part) for part in parts] or None
+        except InvalidOperation:
+            raise forms.ValidationError("must be fractions separated by commas, e.g. 0.5, 0.3, 0.2") from None

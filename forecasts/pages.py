@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 import numpy as np
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from amplification.grid import U_GRID
 
-from . import selectors, services
+from . import prizes, selectors, services
 from .errors import ServiceError
-from .forms import DistributionForm, EvidenceForm, QuestionForm
-from .models import Evidence, Status
+from .forms import (
+    QUANTILES,
+    DistributionForm,
+    EvidenceForm,
+    InfluenceForm,
+    PrizeForm,
+    QuestionForm,
+    SignupForm,
+)
+from .models import Endorsement, Evidence, PrizeAllocation, Status
 
 PLOT_W, PLOT_H, PAD = 640, 220, 40
 # An id typed into a form: ASCII digits only (str.isdigit() also accepts "²", which int() refuses), and at most 19 of
@@ -86,7 +98,10 @@ def distribution_svg(question, series: dict) -> str:
 @login_required
 def question_new(request):
     form = QuestionForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    # The datetime-local field holds no zone and says "(UTC)": read it as UTC whatever zone is active.
+    with timezone.override(UTC):
+        valid = request.method == "POST" and form.is_valid()
+    if valid:
         data = dict(form.cleaned_data)
         data.update(lower=form.bound("lower"), upper=form.bound("upper"))
         try:
@@ -101,6 +116,31 @@ def question_new(request):
     return render(request, "forecasts/question_new.html", {"form": form})
 
 
+def signup(request):
+    """Create an account with the rules and messages of POST /api/auth/register/, then sign the new user in."""
+    next_url = request.POST.get("next") or request.GET.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        next_url = "/"
+    if request.user.is_authenticated:
+        return redirect(next_url)
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_register(username=form.cleaned_data["username"],
+                                          password=form.cleaned_data["password"])
+        except ServiceError as exc:
+            for field, problems in exc.detail.items():
+                for problem in problems if isinstance(problems, list) else [problems]:
+                    form.add_error(field if field in form.fields else None, problem)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome, {user.username}: your account is ready and you are signed in.")
+            return redirect(next_url)
+    return render(request, "registration/signup.html", {"form": form, "next": next_url},
+                  status=400 if form.errors else 200)
+
+
 def question_list(request):
     services.questions_close_due()  # the server's clock decides the status shown, with or without beat
     questions = selectors.questions_visible(request.user)[:200]
@@ -113,18 +153,31 @@ def _forms_for(request, question) -> dict:
     if not user.is_authenticated:
         return {}
     forms: dict = {}
+    tails = tail_labels(question)
     expert = services.is_expert(user, question)
     if expert and question.status in (Status.DRAFT, Status.OPEN):
-        forms["prior_form"] = DistributionForm(question=question, prefix="prior")
+        forms["prior_form"] = DistributionForm(question=question, tails=tails, prefix="prior")
     if question.status == Status.OPEN:
         forms["evidence_form"] = EvidenceForm(prefix="evidence")
         if not expert:
-            forms["prediction_form"] = DistributionForm(question=question, prefix="prediction")
+            forms["prediction_form"] = DistributionForm(question=question, tails=tails, prefix="prediction")
     if expert and question.status == Status.CLOSED:
-        forms["posterior_form"] = DistributionForm(question=question, prefix="posterior")
-    forms["can_open"] = question.status == Status.DRAFT and (expert or services.is_organizer(user))
-    forms["can_close"] = question.status == Status.OPEN and (expert or services.is_organizer(user))
+        forms["posterior_form"] = DistributionForm(question=question, tails=tails, prefix="posterior")
+        forms["influence_form"] = _influence_form(question)
+    has_prior = getattr(question, "prior", None) is not None
+    may_step = expert or services.is_organizer(user)
+    forms["can_open"] = question.status == Status.DRAFT and may_step and has_prior
+    forms["needs_prior"] = question.status == Status.DRAFT and may_step and not has_prior
+    forms["can_close"] = question.status == Status.OPEN and may_step
+    if question.status == Status.SCORED and services.is_organizer(user):
+        forms["prize_form"] = PrizeForm(prefix="prizes")
+        forms["drafts"] = list(prizes.allocations_visible(question, user).filter(state=PrizeAllocation.State.DRAFT))
     return forms
+
+
+def _influence_form(question, data=None) -> InfluenceForm:
+    return InfluenceForm(data, evidence=selectors.evidence_list(question), expert_id=question.expert_id,
+                         note_max_length=services.MAX_INFLUENCE_NOTE)
 
 
 def _parse_id(raw: str) -> int | None:
@@ -133,42 +186,164 @@ def _parse_id(raw: str) -> int | None:
     return value if value is not None and value < 2**63 else None
 
 
-def _valid(form):
-    """The form, validated; its errors go the same way as a service's (to messages on the question page)."""
-    if not form.is_valid():
-        raise ServiceError({name: list(errors) for name, errors in form.errors.items()})
-    return form
+# A rule the engine broke, as "<path>: <rule>" (amplification.errors.SpecError) inside the service's "spec" field.
+_SPEC_PATH = re.compile(r"(?P<path>[A-Za-z_][\w\[\].]*): (?P<rule>.*)", re.S)
+_POINT = re.compile(r"points\[(?P<i>[0-9]+)\]\.(?P<part>[px])")
+_INFLUENCE = re.compile(r"influence\[(?P<i>[0-9]+)\]\.(?P<part>\w+)")
+# The one API word in a service message a page user can meet; the page has its own way to set a prior.
+_API_WORDS = (("(PUT /api/questions/{id}/prior/)", "(the prior form on this page)"),
+              ("; POST /api/questions/{id}/prizes/ first", "; draft one first"))
 
 
-def _distribution(request, question, prefix: str):
-    return _valid(DistributionForm(request.POST, question=question, prefix=prefix)).spec()
+def _spec_field(form: DistributionForm, path: str) -> str | None:
+    """The form field that holds what the engine's spec path names, or None for the form as a whole."""
+    point = _POINT.fullmatch(path)
+    if point:
+        i = int(point["i"])
+        if point["part"] == "x" and i < len(QUANTILES):
+            return QUANTILES[i][0]  # the i-th point is the i-th quantile field, in the form's order
+        # A point's p is built from the probabilities beyond the range: those are the fields that set it.
+        return next((name for name in ("mass_below", "mass_above") if name in form.fields), None)
+    return path if path in ("mass_below", "mass_above") and path in form.fields else None
+
+
+def _add_service_errors(exc: ServiceError, form, *, influence_form: InfluenceForm | None = None,
+                        influence_ids: list[int] = ()) -> None:
+    """Put a service's errors next to the fields the person typed them in, in the rule's own words."""
+    for key, problems in exc.detail.items():
+        for problem in problems if isinstance(problems, list) else [problems]:
+            problem = str(problem)
+            for api, page in _API_WORDS:
+                problem = problem.replace(api, page)
+            target, field = form, None
+            if key == "spec" and isinstance(form, DistributionForm):
+                match = _SPEC_PATH.fullmatch(problem)
+                if match:
+                    field, problem = _spec_field(form, match["path"]), match["rule"]
+            elif (match := _INFLUENCE.fullmatch(key)) and influence_form is not None:
+                i = int(match["i"])
+                if i < len(influence_ids):
+                    name = "note" if match["part"] == "note" else "influence"
+                    target, field = influence_form, f"{name}-{influence_ids[i]}"
+            elif key in form.fields:
+                field = key
+            if field is not None and field not in target.fields:
+                field = None
+            target.add_error(field, problem)
+
+
+def _error_summary(*forms) -> str:
+    """The errors of the bound forms, each under the label the person sees."""
+    parts = []
+    for form in forms:
+        if form is None:
+            continue
+        for name, errors in form.errors.items():
+            label = form[name].label if name in form.fields else None
+            for error in errors:
+                parts.append(f"{label}: {error}" if label else str(error))
+    return "; ".join(parts)
+
+
+FORM_ACTIONS = {
+    # action: (what the flash names, the context key of its form)
+    "prior": ("Your prior", "prior_form"),
+    "prediction": ("Your prediction", "prediction_form"),
+    "evidence": ("Your evidence", "evidence_form"),
+    "posterior": ("Your posterior", "posterior_form"),
+    "prizes": ("The prize draft", "prize_form"),
+}
+
+
+def fit_warnings(dist) -> list[str]:
+    """What a stored distribution's quantile fit says when it is poor: the engine's notes, then each point the fit
+    misses, so the person sees how far the saved shape is from what they typed."""
+    if dist is None:
+        return []
+    warnings = [str(note) for note in (dist.notes or [])]
+    fit = dist.fit or {}
+    if fit and not fit.get("good", True):
+        def show(x):
+            return f"{x:.3g}" if isinstance(x, int | float) else str(x)
+
+        misses = [f"you gave {show(r['x'])} at {r['p']:.1%}, the fitted {fit.get('family', 'shape')} puts "
+                  f"{r['fitted_p']:.1%} there" for r in fit.get("residuals", [])]
+        if misses:
+            warnings.append("; ".join(misses))
+    return warnings
+
+
+def _saved(request, done: str, dist) -> None:
+    """The flash after a distribution is stored: `done` ("Prior saved."), with the fit's warnings when it is poor."""
+    warnings = fit_warnings(dist)
+    if warnings:
+        messages.warning(request, f"{done} Check it: " + "; ".join(warnings)
+                         + ". The page shows the distribution as saved; submit again to change it.")
+    else:
+        messages.success(request, done)
 
 
 @login_required
 @require_POST
 def question_act(request, pk: int, action: str):
-    """Handle one form on the question page, then return to it with a message saying what happened."""
+    """Handle one form on the question page. Success: back to the page with a message (redirect after post).
+    A form refused: the page again with what was typed and each error next to its field (400; 403/409 when the role
+    or the question's status refused it)."""
     question = get_object_or_404(selectors.questions_visible(request.user), pk=pk)
     user = request.user
+    tails = tail_labels(question)
+    if action in FORM_ACTIONS:
+        if action == "evidence":
+            form = EvidenceForm(request.POST, prefix="evidence")
+        elif action == "prizes":
+            form = PrizeForm(request.POST, prefix="prizes")
+        else:
+            form = DistributionForm(request.POST, question=question, tails=tails, prefix=action)
+        influence_form = _influence_form(question, request.POST) if action == "posterior" else None
+        influence_ids: list[int] = []
+        status = 400
+        valid = form.is_valid()
+        valid = (influence_form.is_valid() if influence_form is not None else True) and valid
+        if valid:
+            try:
+                if action == "prior":
+                    prior = services.prior_set(question=question, user=user, spec=form.spec())
+                    _saved(request, "Prior saved.", prior)
+                elif action == "prediction":
+                    prediction = services.prediction_submit(question=question, author=user, spec=form.spec())
+                    _saved(request, "Your predicted posterior is saved; your newest one is the one scored.",
+                           prediction)
+                elif action == "evidence":
+                    services.evidence_post(question=question, author=user, body=form.cleaned_data["body"],
+                                           sources=form.cleaned_data["sources"])
+                    messages.success(request, "Evidence posted.")
+                elif action == "prizes":
+                    draft = prizes.prizes_draft(question=question, user=user, **form.cleaned_data)
+                    messages.success(request, f"Draft allocation #{draft.pk} computed: check it below, then award it.")
+                else:
+                    influence, influence_ids = influence_form.influence()
+                    posterior = services.posterior_publish(question=question, user=user, spec=form.spec(),
+                                                           influence=influence)
+                    _saved(request, "Posterior published; scoring has started.", posterior)
+            except ServiceError as exc:
+                status = exc.status_code  # 400 for bad input; 403 or 409 when the role or the status refused it
+                _add_service_errors(exc, form, influence_form=influence_form, influence_ids=influence_ids)
+            else:
+                return redirect("forecasts:question-detail", pk=question.pk)
+        what, key = FORM_ACTIONS[action]
+        messages.error(request, f"{what} was not saved: {_error_summary(form, influence_form)}")
+        question = get_object_or_404(selectors.questions_visible(user), pk=pk)  # as it is now, e.g. closed meanwhile
+        bound = {key: form}
+        if influence_form is not None:
+            bound["influence_form"] = influence_form
+        return _render_detail(request, question, bound=bound, status=status)
     try:
-        if action == "prior":
-            services.prior_set(question=question, user=user, spec=_distribution(request, question, "prior"))
-            messages.success(request, "Prior saved.")
-        elif action == "open":
+        if action == "open":
             services.question_open(question=question, user=user)
             messages.success(request, "The question is open for evidence and predictions.")
         elif action == "close":
             services.question_close(question=question, user=user)
             messages.success(request, "The question is closed.")
-        elif action == "evidence":
-            form = _valid(EvidenceForm(request.POST, prefix="evidence"))
-            services.evidence_post(question=question, author=user, body=form.cleaned_data["body"],
-                                   sources=form.cleaned_data["sources"])
-            messages.success(request, "Evidence posted.")
-        elif action == "prediction":
-            services.prediction_submit(question=question, author=user,
-                                       spec=_distribution(request, question, "prediction"))
-            messages.success(request, "Your predicted posterior is saved; your newest one is the one scored.")
         elif action == "endorse":
             raw = request.POST.get("evidence", "")
             evidence_id = _parse_id(raw)
@@ -178,49 +353,75 @@ def question_act(request, pk: int, action: str):
                 raise ServiceError({"evidence": [f"no evidence {raw!r} on this question"]})
             services.evidence_endorse(evidence=evidence, user=user)
             messages.success(request, f"Noted: evidence #{evidence.pk} changed your mind.")
-        elif action == "posterior":
-            influence = []
-            for evidence_id in Evidence.objects.filter(question=question).values_list("pk", flat=True):
-                raw = request.POST.get(f"influence-{evidence_id}", "").strip()
-                if raw:
-                    try:
-                        influence.append({"evidence": evidence_id, "weight": float(raw)})
-                    except ValueError:
-                        raise ServiceError({f"influence #{evidence_id}": ["must be a number >= 0"]}) from None
-            services.posterior_publish(question=question, user=user,
-                                       spec=_distribution(request, question, "posterior"), influence=influence)
-            messages.success(request, "Posterior published; scoring has started.")
+        elif action == "award":
+            raw = request.POST.get("allocation", "")
+            allocation_id = _parse_id(raw)
+            if allocation_id is None:
+                raise ServiceError({"allocation": [f"no draft allocation {raw!r} on this question"]})
+            prizes.prizes_award(question=question, user=user, allocation_id=allocation_id)
+            messages.success(request, f"Allocation #{allocation_id} awarded; the draw seed is now public.")
         else:
             raise ServiceError({"action": [f"unknown action {action!r}"]})
     except ServiceError as exc:
         for field, problems in exc.detail.items():
             for problem in problems if isinstance(problems, list) else [problems]:
-                messages.error(request, f"{field}: {problem}" if field != "detail" else str(problem))
+                problem = str(problem)
+                for api, page in _API_WORDS:
+                    problem = problem.replace(api, page)
+                messages.error(request, f"{field}: {problem}" if field != "detail" else problem)
     return redirect("forecasts:question-detail", pk=question.pk)
 
 
 def question_detail(request, pk: int):
     question = get_object_or_404(selectors.questions_visible(request.user), pk=pk)
+    return _render_detail(request, question)
+
+
+def _render_detail(request, question, *, bound: dict | None = None, status: int = 200):
+    """The question page. `bound` holds forms refused on this request: each replaces the blank form of its kind
+    when this user may still use that form; when the question moved on meanwhile, only the message says why."""
     question = services.question_refresh_status(question)
     prior = getattr(question, "prior", None)
     posterior = getattr(question, "posterior", None)
     aggregate = getattr(question, "aggregate", None) if selectors.crowd_visible(question, request.user) else None
     my_prediction = (question.predictions.filter(author=request.user, is_current=True).first()
                      if request.user.is_authenticated else None)
+    forms = _forms_for(request, question)
+    for key, form in (bound or {}).items():
+        if key in forms:
+            forms[key] = form
+    evidence = list(selectors.evidence_list(question))
+    if request.user.is_authenticated:
+        mine = set(Endorsement.objects.filter(user=request.user, evidence__question=question)
+                   .values_list("evidence_id", flat=True))
+    else:
+        mine = set()
+    influences = ({i.evidence_id: i for i in question.influences.all()} if posterior is not None else {})
+    total_weight = sum(i.weight for i in influences.values())
+    for e in evidence:
+        e.endorsed_by_me = e.pk in mine
+        e.influence = influences.get(e.pk)
+        e.influence_share = (f"{e.influence.weight / total_weight:.0%}" if e.influence and total_weight > 0
+                             else None)
     context = {
         "question": question,
         "lower": question.domain.format_x(question.lower),
         "upper": question.domain.format_x(question.upper),
         "tail_labels": tail_labels(question),
+        "any_open_side": question.open_lower or question.open_upper,
         "prior": prior,
         "posterior": posterior,
         "aggregate": aggregate,
+        "prior_warnings": fit_warnings(prior),
+        "posterior_warnings": fit_warnings(posterior),
+        "my_prediction_warnings": fit_warnings(my_prediction),
         "plot": distribution_svg(question, {"prior": prior, "posterior": posterior, "aggregate": aggregate,
                                             "yours": my_prediction}),
-        "evidence": selectors.evidence_list(question),
+        "evidence": evidence,
+        "influence_shown": posterior is not None,
         "scores": selectors.scores_list(question)[:100],
         "allocation": question.allocations.filter(state="awarded").prefetch_related("payouts__user").first(),
         "my_prediction": my_prediction,
-        **_forms_for(request, question),
+        **forms,
     }
-    return render(request, "forecasts/question_detail.html", context)
+    return render(request, "forecasts/question_detail.html", context, status=status)

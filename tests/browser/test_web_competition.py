@@ -79,6 +79,9 @@ def test_an_expert_and_a_reader_run_a_competition_in_the_browser(live_server, pe
 
     _log_in(page, base, "expert")
     page.goto(question_url)
+    # Closing and publishing ask first (a confirm dialog); the person says yes.
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name="Close the question now").click()
     page.wait_for_load_state()
     posterior = page.get_by_role("form", name="posterior")
@@ -87,6 +90,7 @@ def test_an_expert_and_a_reader_run_a_competition_in_the_browser(live_server, pe
     posterior.locator("button").click()
     page.wait_for_load_state()
     assert page.get_by_test_id("status").inner_text() == "scored"
+    assert len(dialogs) == 2 and "cannot be changed" in dialogs[1]
     first = page.get_by_test_id("scores").locator("tbody tr").first.inner_text()
     assert "reader" in first
 
