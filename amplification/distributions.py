@@ -21,7 +21,7 @@ from scipy.special import log_ndtr, ndtri_exp
 
 from .errors import SpecError
 from .fitting import fit_normal_quantiles, lognormal_from_interval
-from .grid import DAYS_PER_YEAR, MAX_POINTS, N_POINTS, U_GRID, Domain, is_number, parse_number
+from .grid import DAYS_PER_YEAR, MAX_POINTS, N_POINTS, U_GRID, Domain, parse_number
 
 BAD_FIT_TOLERANCE = 0.05  # a quantile fit is flagged "not good" when some |model CDF(x) - p| exceeds this
 CDF_TOLERANCE = 1e-10  # slack for imported CDFs: a decrease this small, or cdf[0] this far from 0, is round-off
@@ -79,7 +79,8 @@ def _check_keys(spec: dict, prefix: str, required: set[str], optional: set[str])
         if not isinstance(key, str):
             raise SpecError(_where(prefix), f"keys must be strings, got {key!r}")
         if key not in required and key not in optional:
-            raise SpecError(prefix + key, "is not a field of this spec")
+            # ascii(): the key is the client's text, and may hold what no encoder takes (a lone surrogate)
+            raise SpecError(prefix + ascii(key)[1:-1], "is not a field of this spec")
     for key in sorted(required):
         if key not in spec:
             raise SpecError(prefix + key, "is required")
@@ -548,7 +549,10 @@ def _parse_histogram(spec: dict, domain: Domain, prefix: str) -> _Histogram:
         his.append(hi)
         ps.append(p)
     below, above = tails.fixed()
-    in_range = math.fsum(ps)
+    try:
+        in_range = math.fsum(ps)
+    except OverflowError:  # each p is finite, but 1e308 + 1e308 is not
+        raise SpecError(prefix + "bins", "the bins' p sum past the largest float; they must sum to 1") from None
     total = in_range + below + above
     if abs(total - 1.0) > HISTOGRAM_TOLERANCE:
         raise SpecError(prefix + "bins", f"bin probabilities plus tail masses sum to {total:.9g}; they must sum to 1")
@@ -575,11 +579,7 @@ def parse_cdf_values(values: object, domain: Domain, path: str) -> np.ndarray:
         raise SpecError(path, f"must have exactly {N_POINTS} values, got {len(values)}")
     out = np.empty(N_POINTS)
     for i, v in enumerate(values):
-        if not is_number(v):
-            raise SpecError(f"{path}[{i}]", "must be a number")
-        out[i] = float(v)
-        if not math.isfinite(out[i]):
-            raise SpecError(f"{path}[{i}]", "must be finite (no NaN or infinity)")
+        out[i] = parse_number(v, f"{path}[{i}]")  # a 400-digit integer is refused here, not overflowed
         if not 0 <= out[i] <= 1:
             raise SpecError(f"{path}[{i}]", "must be within [0, 1]")
         if i and out[i] < out[i - 1] - CDF_TOLERANCE:
@@ -650,11 +650,15 @@ def summarize(cdf: np.ndarray, domain: Domain) -> dict:
         u_lo, u_hi = U_GRID[:-1], U_GRID[1:]
         x_lo, x_hi = domain.from_u(u_lo), domain.from_u(u_hi)
         if domain.scale == "log":
-            width = math.log(domain.upper / domain.lower) * (u_hi - u_lo)
-            centre = (x_hi - x_lo) / width  # mean of x when ln x is uniform on the bin
+            # Mean of x when ln x is uniform on the bin: x_lo (e^d - 1) / d with d its width in ln x. expm1 keeps
+            # it exact on narrow ranges, where (x_hi - x_lo) / d loses every digit to cancellation.
+            d = math.log(domain.upper / domain.lower) * (u_hi - u_lo)
+            centre = x_lo * (np.expm1(d) / d)
         else:
             centre = x_lo + (x_hi - x_lo) / 2  # not (x_lo + x_hi) / 2, which overflows near the largest floats
-        out["mean"] = domain.format_x(float(bins @ centre / inside))
+        # The mean of the in-range part lies in the range; rounding in the sum can step an ulp outside it.
+        mean = min(max(float(bins @ centre / inside), domain.lower), domain.upper)
+        out["mean"] = domain.format_x(mean)
         best = int(np.argmax(bins))
         out["mode"] = domain.format_x(float(domain.from_u((u_lo[best] + u_hi[best]) / 2)))
     else:

@@ -16,12 +16,18 @@ def _fit_linear_in_z(p: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarr
     if p.shape != t.shape or p.shape[-1] < 2:
         raise ValueError("p and x must have the same shape (n, k) with k >= 2")
     z = ndtri(p)
+    # Regress t / m, m the row's largest |t|: a mean of values near the largest float would overflow (1.5e308 and
+    # 1.6e308 are valid quantiles on a linear question); the fit scales back exactly by m.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = np.max(np.abs(t), axis=1, keepdims=True)
+        m = np.where((m > 0) & np.isfinite(m), m, 1.0)
+    ts = t / m
     zc = z - z.mean(axis=1, keepdims=True)
-    tc = t - t.mean(axis=1, keepdims=True)
+    tc = ts - ts.mean(axis=1, keepdims=True)
     scale = np.einsum("ij,ij->i", zc, tc) / np.einsum("ij,ij->i", zc, zc)
-    loc = t.mean(axis=1) - scale * z.mean(axis=1)
-    residuals = t - (loc[:, None] + scale[:, None] * z)
-    return loc, scale, residuals
+    loc = ts.mean(axis=1) - scale * z.mean(axis=1)
+    residuals = (ts - (loc[:, None] + scale[:, None] * z)) * m
+    return loc * m[:, 0], scale * m[:, 0], residuals
 
 
 def fit_lognormal_quantiles(p: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -115,10 +115,20 @@ class Domain:
         return (x - self.lower) / (self.upper - self.lower)
 
     def from_u(self, u: ArrayLike) -> np.ndarray:
+        """u -> question axis. Within [0, 1] the result stays within [lower, upper]: rounding in exp (or in the
+        product) can step past a bound by an ulp, and past the largest float that is infinity."""
         u = np.asarray(u, dtype=np.float64)
-        if self.scale == "log":
-            return self.lower * np.exp(u * math.log(self.upper / self.lower))
-        return self.lower + u * (self.upper - self.lower)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.scale == "log":
+                w = math.log(self.upper / self.lower)
+                x = self.lower * np.exp(u * w)  # exact at u = 0
+                # exp(u w) alone can overflow where the product would not (lower 1e-300, upper 1e300)
+                x = np.where(np.isfinite(x), x, np.exp(math.log(self.lower) + u * w))
+            else:
+                x = self.lower + u * (self.upper - self.lower)
+        x = np.where(u == 1, self.upper, x)  # the bound itself, not a rounding of it
+        inside = (u >= 0) & (u <= 1)
+        return np.where(inside, np.clip(x, self.lower, self.upper), x)
 
     def parse_x(self, value: object, path: str) -> float:
         """A value on the question's axis from a spec: an ISO date on the date scale, else a finite number (> 0 on log)."""

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .distributions import Distribution, parse_cdf_values
 from .errors import SpecError
-from .grid import N_POINTS, Domain
+from .grid import N_POINTS, Domain, parse_number
 
 BOUND_TOLERANCE = 1e-9  # relative; bounds are compared after a JSON round trip
 
@@ -39,7 +37,7 @@ def from_metaculus(payload: dict, domain: Domain) -> Distribution:
     for key, expected in (("lower_bound", domain.lower), ("upper_bound", domain.upper)):
         if key not in payload:
             raise SpecError(key, "is required")
-        value = domain.parse_x(payload[key], key) if domain.scale == "date" else _number(payload[key], key)
+        value = domain.parse_x(payload[key], key) if domain.scale == "date" else parse_number(payload[key], key)
         # dates are compared to the day (the payload carries whole days); numbers to a relative tolerance
         tolerance = 0.5 if domain.scale == "date" else BOUND_TOLERANCE * max(abs(expected), abs(value))
         if not abs(value - expected) <= tolerance:
@@ -53,9 +51,4 @@ def from_metaculus(payload: dict, domain: Domain) -> Distribution:
 
 
 def _number(value: object, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SpecError(key, "must be a number")
-    number = float(value)
-    if not math.isfinite(number):
-        raise SpecError(key, "must be finite")
-    return number
+    return parse_number(value, key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -15,6 +17,14 @@ class SafeJSONParser(JSONParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
-            return super().parse(stream, media_type, parser_context)
+            data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - the body is nested too deeply") from None
+        # JSON's \ud800 escapes decode to lone surrogates, which no database driver (nor the JSON renderer echoing
+        # them in an error) can encode: refuse such text at the door, wherever it is in the body.
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ParseError("JSON parse error - the body holds text that is not valid Unicode "
+                             "(an unpaired \\ud800-\\udfff escape)") from None
+        return data

@@ -241,3 +241,23 @@ def test_it_refuses_a_body_nested_too_deeply_to_parse(client_for, open_question,
     assert "JSON" in response.json()["detail"]
     assert "nested too deeply" in response.json()["detail"]
     assert not Prediction.objects.exists()
+
+
+@pytest.mark.parametrize("body", [
+    '{"spec": {"type": "normal", "mean": 0.5, "sd": 1, "\\ud800": 1}}',
+    '{"spec": {"type": "lognormal", "median": 1e9, "sigma": 1}, "evidence": [], "note": "\\udfff"}',
+])
+def test_text_that_is_not_valid_unicode_is_refused(client_for, open_question, alice, body):
+    # A lone surrogate escape parses in Python's json, but no database driver or JSON renderer can encode it.
+    response = client_for(alice).post(f"/api/questions/{open_question.pk}/predictions/", data=body,
+                                      content_type="application/json")
+    assert response.status_code == 400
+    assert "not valid Unicode" in response.json()["detail"]
+    assert not Prediction.objects.exists()
+
+
+def test_an_expert_name_that_is_not_valid_unicode_is_refused(client_for, alice):
+    body = json.dumps({**QUESTION, "expert": "\ud800"})  # json.dumps writes it as the escape \ud800
+    response = client_for(alice).post("/api/questions/", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert not Question.objects.exists()

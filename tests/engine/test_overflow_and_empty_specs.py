@@ -94,3 +94,63 @@ def test_it_summarizes_a_range_next_to_the_largest_float():
     summary = summarize(from_spec(spec, domain).cdf, domain)
     assert summary["mean"] == pytest.approx(8e307 / 2 + 1.7e308 / 2, rel=1e-12)  # uniform: the midpoint
     assert summary["median"] == pytest.approx(8e307 / 2 + 1.7e308 / 2, rel=1e-12)
+
+
+UNIT = Domain.create(lower=0, upper=1, scale="linear", open_lower=True, open_upper=True)
+
+
+def test_it_refuses_a_cdf_value_too_large_for_a_float():
+    cdf = [0.1] * 100 + [10**400] + [0.9] * 100
+    with pytest.raises(SpecError) as info:
+        from_spec({"type": "cdf", "cdf": cdf}, UNIT)
+    assert info.value.path == "cdf[100]"
+
+
+def test_it_refuses_histogram_weights_whose_sum_overflows():
+    spec = {"type": "histogram", "bins": [{"lo": 0, "hi": 0.5, "p": 1e308}, {"lo": 0.5, "hi": 1, "p": 1e308}]}
+    with pytest.raises(SpecError) as info:
+        from_spec(spec, UNIT)
+    assert info.value.path == "bins"
+
+
+def test_an_unknown_key_is_named_in_plain_ascii():
+    with pytest.raises(SpecError) as info:
+        from_spec({"type": "normal", "mean": 0.5, "sd": 1, "\ud800": 1}, UNIT)
+    assert info.value.path == "\\ud800"
+    str(info.value).encode("utf-8")  # encodable: it goes into a JSON response
+
+
+def test_a_log_range_up_to_the_largest_float_keeps_every_value_finite_and_in_range():
+    domain = Domain.create(lower=1e200, upper=1.7976931348623157e308, scale="log", open_lower=True, open_upper=True)
+    assert domain.from_u(1.0) == domain.upper and domain.from_u(0.0) == domain.lower
+    dist = from_spec({"type": "lognormal", "median": 1e300, "sigma": 1}, domain)
+    summary = summarize(dist.cdf, domain)
+    for name in ("mean", "median", "mode", "p25", "p75"):
+        assert math.isfinite(summary[name]) and domain.lower <= summary[name] <= domain.upper, (name, summary)
+
+
+def test_quantiles_never_step_past_the_upper_bound():
+    domain = Domain.create(lower=1e-300, upper=1e8, scale="log", open_lower=True, open_upper=True)
+    dist = from_spec({"type": "lognormal", "low": 1e-300, "high": 1.00000000000000136e8}, domain)
+    assert summarize(dist.cdf, domain)["median"] <= 1e8
+
+
+@pytest.mark.parametrize(("lower", "upper"), [(1000, 1000.0000000000002), (1e6, 1e6 * (1 + 1e-13)), (1, 1 + 1e-7)])
+def test_the_mean_of_a_uniform_in_ln_x_on_a_narrow_log_range_is_inside_it(lower, upper):
+    domain = Domain.create(lower=lower, upper=upper, scale="log", open_lower=False, open_upper=False)
+    dist = from_spec({"type": "histogram", "bins": [{"lo": lower, "hi": upper, "p": 1}]}, domain)
+    mean = summarize(dist.cdf, domain)["mean"]
+    # closed form: (upper - lower) / ln(upper / lower), computed without cancellation
+    d = math.log(upper / lower)
+    assert mean == pytest.approx(lower * math.expm1(d) / d, rel=1e-12)
+    assert lower <= mean <= upper
+
+
+def test_quantiles_near_the_largest_float_fit_like_a_normal():
+    domain = Domain.create(lower=1e308, upper=1.7e308, scale="linear", open_lower=False, open_upper=False)
+    spec = {"type": "quantiles", "points": [{"p": 0.1, "x": 1.5e308}, {"p": 0.9, "x": 1.6e308}]}
+    dist = from_spec(spec, domain)
+    assert dist.fit is not None
+    z = 1.2815515655446004  # the normal's 90th percentile
+    assert dist.fit.params["mean"] == pytest.approx(1.55e308, rel=1e-12)
+    assert dist.fit.params["sd"] == pytest.approx(0.05e308 / z, rel=1e-12)
