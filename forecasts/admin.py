@@ -18,7 +18,7 @@ from .models import (
 )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnly:
     """Shows rows; writing them here would skip the services' checks (status, roles, money) and the audit log."""
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -29,6 +29,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(ReadOnly, admin.ModelAdmin):
+    pass
 
 
 @admin.register(Question)
@@ -68,18 +72,9 @@ class JobAdmin(ReadOnlyAdmin):
     list_filter = ["state", "kind"]
 
 
-class PayoutInline(admin.TabularInline):
+class PayoutInline(ReadOnly, admin.TabularInline):
     model = Payout
     extra = 0
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(PrizeAllocation)
