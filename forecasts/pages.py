@@ -130,9 +130,8 @@ def signup(request):
             user = services.user_register(username=form.cleaned_data["username"],
                                           password=form.cleaned_data["password"])
         except ServiceError as exc:
-            for field, problems in exc.detail.items():
-                for problem in problems if isinstance(problems, list) else [problems]:
-                    form.add_error(field if field in form.fields else None, problem)
+            for field, problem in _service_problems(exc):
+                form.add_error(field if field in form.fields else None, problem)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, f"Welcome, {user.username}: your account is ready and you are signed in.")
@@ -207,29 +206,34 @@ def _spec_field(form: DistributionForm, path: str) -> str | None:
     return path if path in ("mass_below", "mass_above") and path in form.fields else None
 
 
+def _service_problems(exc: ServiceError):
+    """(field, message) for each rule a service reports broken (`detail` maps a field to a message or a list)."""
+    for key, problems in exc.detail.items():
+        for problem in problems if isinstance(problems, list) else [problems]:
+            yield key, str(problem)
+
+
 def _add_service_errors(exc: ServiceError, form, *, influence_form: InfluenceForm | None = None,
                         influence_ids: list[int] = ()) -> None:
     """Put a service's errors next to the fields the person typed them in, in the rule's own words."""
-    for key, problems in exc.detail.items():
-        for problem in problems if isinstance(problems, list) else [problems]:
-            problem = str(problem)
-            for api, page in _API_WORDS:
-                problem = problem.replace(api, page)
-            target, field = form, None
-            if key == "spec" and isinstance(form, DistributionForm):
-                match = _SPEC_PATH.fullmatch(problem)
-                if match:
-                    field, problem = _spec_field(form, match["path"]), match["rule"]
-            elif (match := _INFLUENCE.fullmatch(key)) and influence_form is not None:
-                i = int(match["i"])
-                if i < len(influence_ids):
-                    name = "note" if match["part"] == "note" else "influence"
-                    target, field = influence_form, f"{name}-{influence_ids[i]}"
-            elif key in form.fields:
-                field = key
-            if field is not None and field not in target.fields:
-                field = None
-            target.add_error(field, problem)
+    for key, problem in _service_problems(exc):
+        for api, page in _API_WORDS:
+            problem = problem.replace(api, page)
+        target, field = form, None
+        if key == "spec" and isinstance(form, DistributionForm):
+            match = _SPEC_PATH.fullmatch(problem)
+            if match:
+                field, problem = _spec_field(form, match["path"]), match["rule"]
+        elif (match := _INFLUENCE.fullmatch(key)) and influence_form is not None:
+            i = int(match["i"])
+            if i < len(influence_ids):
+                name = "note" if match["part"] == "note" else "influence"
+                target, field = influence_form, f"{name}-{influence_ids[i]}"
+        elif key in form.fields:
+            field = key
+        if field is not None and field not in target.fields:
+            field = None
+        target.add_error(field, problem)
 
 
 def _error_summary(*forms) -> str:
