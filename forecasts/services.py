@@ -423,6 +423,10 @@ def jobs_requeue(*, stale_seconds: int | None = None) -> list[int]:
     return [job_id for job_id in ids if job_send(job_id)]
 
 
+# A failed job made ready to send again: no error, never queued (so jobs_requeue would send it too), not finished.
+_BACK_TO_PENDING = {"state": Job.State.PENDING, "error": "", "queued_at": None, "finished_at": None}
+
+
 @transaction.atomic
 def job_retry(*, job: Job, user) -> Job:
     """Run a failed job again (organizers): after the fault that failed it (a bug since fixed, a time limit since
@@ -430,9 +434,7 @@ def job_retry(*, job: Job, user) -> Job:
     whatever the failed attempt wrote is overwritten, never duplicated."""
     if not is_organizer(user):
         raise Forbidden("only organizers may retry a job")
-    if not Job.objects.filter(pk=job.pk, state=Job.State.FAILED).update(
-        state=Job.State.PENDING, error="", queued_at=None, finished_at=None
-    ):
+    if not Job.objects.filter(pk=job.pk, state=Job.State.FAILED).update(**_BACK_TO_PENDING):
         raise Conflict(f"job {job.pk} has not failed; only a failed job is retried")
     audit(action="job.retry", actor=user, question=job.question, job=job.pk, kind=job.kind)
     transaction.on_commit(lambda: job_send(job.pk))
@@ -445,7 +447,7 @@ def jobs_retry_failed() -> list[int]:
     with transaction.atomic():
         failed = Job.objects.select_for_update().filter(state=Job.State.FAILED).order_by("pk")
         ids = list(failed.values_list("pk", flat=True))
-        Job.objects.filter(pk__in=ids).update(state=Job.State.PENDING, error="", queued_at=None, finished_at=None)
+        Job.objects.filter(pk__in=ids).update(**_BACK_TO_PENDING)
     return [job_id for job_id in ids if job_send(job_id)]
 
 
