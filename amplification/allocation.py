@@ -83,8 +83,8 @@ DRAW_ALGORITHM = "sha256-millionths-rejection-v1"
 # a mistake, not noise.
 SHARES_TOLERANCE = Fraction(1, 10**9)
 
-# A pool of 10**15 or more is a typo, not a prize.
-MAX_POOL = 10**15
+# The largest pool: twelve digits of units and two of cents (what a 14,2 decimal column holds). More is a typo.
+MAX_POOL = Decimal("999999999999.99")
 # Numbers given as Decimals or strings must lie within 1e-1000..1e1000 (or be 0); floats always do.
 MAX_DECIMAL_EXPONENT = 1000
 
@@ -140,8 +140,8 @@ def _pool_cents(pool: Any, field: str) -> int:
         raise AllocationError(field, f"must be finite, got {pool}")
     if pool < 0:
         raise AllocationError(field, f"must be >= 0, got {pool}")
-    if pool >= MAX_POOL:
-        raise AllocationError(field, f"must be below {MAX_POOL}, got {pool}")
+    if pool > MAX_POOL:
+        raise AllocationError(field, f"must be at most {MAX_POOL}, got {pool}")
     cents = Fraction(pool) * 100
     if cents.denominator != 1:
         raise AllocationError(
@@ -429,7 +429,8 @@ def _proportional_skill(
     return _largest_remainder(cents, {key: active.get(key, Fraction(0)) for key in skills}, field, skills)
 
 
-def _power(power: Any) -> Fraction:
+def check_power(power: Any) -> Fraction:
+    """proportional_skill's power as an exact fraction: a number in (0, MAX_POWER]. AllocationError otherwise."""
     value = _exact(power, "power", "power")
     if not 0 < value <= MAX_POWER:
         raise AllocationError("power", f"must be > 0 and <= {MAX_POWER}, got {power}")
@@ -451,7 +452,7 @@ def proportional_skill(
     nobody would clear ``min_payout``.
     """
     cents = _pool_cents(pool, "pool")
-    exact_power = _power(power)
+    exact_power = check_power(power)
     min_cents = _pool_cents(min_payout, "min_payout")
     return _proportional_skill(
         cents, _entries(skills, "skills", non_negative=False), exact_power, min_cents, "skills"
@@ -642,29 +643,48 @@ def allocate(
     if (seed is not None) != (evidence_rule == "draw"):
         raise AllocationError("seed", "is required with, and only used by, evidence_rule draw")
 
-    if accuracy_rule == "winner_takes_all":
-        accuracy = _winner_takes_all(accuracy_cents, _entries(skills, "skills", non_negative=False), "skills")
-    elif accuracy_rule == "top_k":
-        exact_shares = _shares(shares, "shares")
-        accuracy = _top_k(
-            accuracy_cents, _entries(skills, "skills", non_negative=False), exact_shares, "skills"
-        )
-    else:
-        exact_power = _power(power)
-        min_cents = _pool_cents(min_payout, "min_payout")
-        accuracy = _proportional_skill(
-            accuracy_cents, _entries(skills, "skills", non_negative=False), exact_power, min_cents, "skills"
-        )
-
-    transcript = None
-    if evidence_rule == "proportional":
-        evidence = _largest_remainder(
-            evidence_cents, _entries(weights, "weights", non_negative=True), "weights"
-        )
-    else:
-        transcript = _draw(seed, weights, "weights")
-        evidence = {
-            key: _money(evidence_cents if key == transcript["winner"] else 0)
-            for key in sorted(weights, key=key_order)
-        }
+    accuracy = _accuracy(accuracy_rule, accuracy_cents, skills, shares, power, min_payout)
+    evidence, transcript = _evidence(evidence_rule, evidence_cents, weights, seed)
     return {"accuracy": accuracy, "evidence": evidence, "draw": transcript}
+
+
+def _accuracy(rule: str, cents: int, skills: Any, shares: Any, power: Any, min_payout: Any) -> dict[str, Decimal]:
+    if rule == "winner_takes_all":
+        return _winner_takes_all(cents, _entries(skills, "skills", non_negative=False), "skills")
+    if rule == "top_k":
+        return _top_k(cents, _entries(skills, "skills", non_negative=False), _shares(shares, "shares"), "skills")
+    return _proportional_skill(cents, _entries(skills, "skills", non_negative=False), check_power(power),
+                               _pool_cents(min_payout, "min_payout"), "skills")
+
+
+def _evidence(rule: str, cents: int, weights: Any, seed: Any) -> tuple[dict[str, Decimal], dict[str, Any] | None]:
+    if rule == "proportional":
+        return _largest_remainder(cents, _entries(weights, "weights", non_negative=True), "weights"), None
+    transcript = _draw(seed, weights, "weights")
+    return {key: _money(cents if key == transcript["winner"] else 0) for key in sorted(weights, key=key_order)}, \
+        transcript
+
+
+def allocate_accuracy(
+    rule: str,
+    pool: Decimal,
+    skills: Mapping[str, float | Decimal],
+    *,
+    shares: Sequence[Decimal | float | str] | None = None,
+    power: Any = 1.0,
+    min_payout: Decimal = Decimal("0"),
+) -> dict[str, Decimal]:
+    """The accuracy pool alone, by ``rule`` (one of ACCURACY_RULES): what ``allocate`` does for that pool."""
+    if rule not in ACCURACY_RULES:
+        raise AllocationError("accuracy_rule", f"must be one of {', '.join(ACCURACY_RULES)}; got {rule!r}")
+    return _accuracy(rule, _pool_cents(pool, "pool"), skills, shares, power, min_payout)
+
+
+def allocate_evidence(
+    rule: str, pool: Decimal, weights: Mapping[str, float | Decimal], *, seed: str | None = None
+) -> tuple[dict[str, Decimal], dict[str, Any] | None]:
+    """The evidence pool alone, by ``rule`` (one of EVIDENCE_RULES): (payouts, the draw's transcript or None)."""
+    if rule not in EVIDENCE_RULES:
+        raise AllocationError("evidence_rule", f"must be one of {', '.join(EVIDENCE_RULES)}; got {rule!r}")
+    return _evidence(rule, _pool_cents(pool, "pool"), weights, seed)
+

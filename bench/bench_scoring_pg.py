@@ -6,7 +6,7 @@ Alone (a worker already running on BENCH_DATABASE_URL and BENCH_BROKER_URL):
     .venv/bin/python bench/bench_scoring_pg.py [--n 100000] [--runs 3] [--profile]
 
 What is timed:
-- job: from services.job_send (the message is published) until the Job row reads `done`, polled every 5 ms. The
+- job: from jobs.job_send (the message is published) until the Job row reads `done`, polled every 5 ms. The
   worker loads every current CDF in one query, scores them, writes 100,000 Score rows (COPY + upsert, in chunks of
   FA_SCORE_WRITE_CHUNK) and refreshes the pooled forecast. Scores are deleted before each run (not timed), so every
   run inserts, as the first scoring of a question does.
@@ -25,6 +25,8 @@ import statistics
 import sys
 import time
 from pathlib import Path
+
+from forecasts import jobs, stored
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -135,7 +137,7 @@ def seed(n: int):
                 f"COPY {predictions_table} (spec, cdf_bytes, mass_below, mass_above, summary, fit, notes,"
                 " question_id, author_id, created_at, is_current) FROM STDIN", buf)  # fmt: skip
     services.question_close(question=question, user=expert)
-    fields = services.distribution_fields(spec=POSTERIOR_SPEC, domain=question.domain)
+    fields = stored.distribution_fields(spec=POSTERIOR_SPEC, domain=question.domain)
     Posterior.objects.create(question=question, **fields)
     Question.objects.filter(pk=question.pk).update(status=Status.RESOLVED, resolved_at=timezone.now())
     with connection.cursor() as cur:
@@ -167,13 +169,12 @@ def wait_for_worker(timeout: float = 60) -> str:
 def time_job(question, timeout: float = 600) -> tuple[float, dict]:
     from django.db import connection
 
-    from forecasts import services
     from forecasts.models import Job
 
     job = reset_for_scoring(question)
     with connection.cursor() as cur:
         started = time.perf_counter()
-        services.job_send(job.pk)
+        jobs.job_send(job.pk)
         while True:
             cur.execute("SELECT state FROM forecasts_job WHERE id = %s", [job.pk])
             (state,) = cur.fetchone()
@@ -214,7 +215,7 @@ def profile(question, top: int = 30) -> None:
     import cProfile
     import pstats
 
-    from amplification import services as runs
+    from forecasts import runs
 
     job = reset_for_scoring(question)
     profiler = cProfile.Profile()

@@ -4,6 +4,7 @@ Each helper raises ImproperlyConfigured on a value it cannot read, so a typo in 
 than silently falling back to a default.
 """
 
+import math
 import os
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -44,9 +45,13 @@ def env_float(name: str, default: float) -> float:
     if raw is None or raw.strip() == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
+    if not math.isfinite(value):
+        # float() reads "nan" and "inf"; no setting of ours means either, and a nan passes every `<` check silently.
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number")
+    return value
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .currencies import ISO_4217
 from .env import env_bool, env_float, env_int, env_list, env_str, parse_database_url, validate_broker_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -40,7 +41,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "forecasts",
-    "amplification",
 ]
 
 MIDDLEWARE = [
@@ -172,6 +172,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers a message that was taken but never acknowledged (its worker was killed) after this many seconds.
 # Keep it above the task time limit so a slow but live task is not delivered twice.
 FA_VISIBILITY_TIMEOUT = env_int("FA_VISIBILITY_TIMEOUT", 600)
+if CELERY_TASK_SOFT_TIME_LIMIT >= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        f"FA_TASK_SOFT_TIME_LIMIT={CELERY_TASK_SOFT_TIME_LIMIT} must be below FA_TASK_TIME_LIMIT={CELERY_TASK_TIME_LIMIT}"
+    )
+if FA_VISIBILITY_TIMEOUT <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        f"FA_VISIBILITY_TIMEOUT={FA_VISIBILITY_TIMEOUT} must exceed FA_TASK_TIME_LIMIT={CELERY_TASK_TIME_LIMIT}: Redis "
+        "would hand a task that is still running, within its time limit, to a second worker"
+    )
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": FA_VISIBILITY_TIMEOUT,
     # kombu only sweeps for such messages every interval x throttle seconds (10 x 10 by default), so without these a
@@ -206,7 +215,9 @@ if FA_JOB_CLAIM_STALE_SECONDS < 1:
 FA_SCORE_WRITE_CHUNK = env_int("FA_SCORE_WRITE_CHUNK", 10_000)
 if FA_SCORE_WRITE_CHUNK < 1:
     raise ImproperlyConfigured("FA_SCORE_WRITE_CHUNK must be at least 1")
-FA_CURRENCY = env_str("FA_CURRENCY", "USD")
+FA_CURRENCY = (env_str("FA_CURRENCY", "USD") or "").strip().upper()
+if FA_CURRENCY not in ISO_4217:
+    raise ImproperlyConfigured(f"FA_CURRENCY={FA_CURRENCY!r} is not an ISO 4217 currency code (such as USD or EUR)")
 
 LOGGING = {
     "version": 1,

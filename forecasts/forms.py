@@ -12,6 +12,7 @@ from django import forms
 
 from amplification.allocation import ACCURACY_RULES, EVIDENCE_RULES
 
+from . import limits
 from .models import Question, Scale
 
 QUANTILES = (("p5", 0.05), ("p50", 0.5), ("p95", 0.95))
@@ -102,7 +103,7 @@ class InfluenceForm(forms.Form):
 
 
 class EvidenceForm(forms.Form):
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=20_000)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=limits.MAX_EVIDENCE_BODY)
     sources = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
                               help_text="One link per line")
 
@@ -113,7 +114,7 @@ class EvidenceForm(forms.Form):
 
 
 class QuestionForm(forms.Form):
-    title = forms.CharField(max_length=300)
+    title = forms.CharField(max_length=limits.MAX_TITLE)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     unit = forms.CharField(required=False, max_length=100)
     scale = forms.ChoiceField(choices=Scale.choices)
@@ -132,17 +133,17 @@ class QuestionForm(forms.Form):
         return question_value(self.cleaned_data[name], self.cleaned_data["scale"])
 
 
-USERNAME_RULE = "may contain only letters, digits and @/./+/-/_"  # the API's wording (CredentialsSerializer)
 
 
 class SignupForm(forms.Form):
     """The fields POST /api/auth/register/ takes; services.user_register checks the rest (name taken, password)."""
 
-    username = forms.RegexField(r"^[\w.@+-]+\Z", max_length=150, error_messages={"invalid": USERNAME_RULE},
+    username = forms.RegexField(limits.USERNAME_PATTERN, max_length=limits.MAX_USERNAME,
+                               error_messages={"invalid": limits.USERNAME_RULE},
                                 help_text="Letters, digits and @/./+/-/_")
-    password = forms.CharField(max_length=128, strip=False, widget=forms.PasswordInput(attrs={
+    password = forms.CharField(max_length=limits.MAX_PASSWORD, strip=False, widget=forms.PasswordInput(attrs={
         "autocomplete": "new-password"}))
-    password_again = forms.CharField(label="Password again", max_length=128, strip=False,
+    password_again = forms.CharField(label="Password again", max_length=limits.MAX_PASSWORD, strip=False,
                                      widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
     def clean(self):

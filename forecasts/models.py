@@ -1,6 +1,7 @@
 """The domain as stored: questions, distributions, evidence, predictions, posteriors, scores, jobs, prizes, audit.
 
-Rules about who may do what live in services.py; the models hold data and rules about a single row.
+Rules about who may do what live in permissions.py, writes in services.py (prizes.py for prizes); the models hold
+data and rules about a single row.
 """
 
 from __future__ import annotations
@@ -244,7 +245,7 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     # The Celery task id of the delivery that holds the job. A task's retries keep its id, so a retry after a database
-    # error resumes its own claim at once (services.job_claim), where another delivery must wait for the heartbeat.
+    # error resumes its own claim at once (jobs.job_claim), where another delivery must wait for the heartbeat.
     claimed_by = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
@@ -335,3 +336,30 @@ class Competition(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CompetitionAward(models.Model):
+    """A competition's pool split across users: final, once per competition (the one-to-one key says so)."""
+
+    competition = models.OneToOneField(Competition, on_delete=models.PROTECT, related_name="award")
+    pool = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    rule = models.CharField(max_length=30)
+    awarded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    awarded_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"award of competition {self.competition_id}"
+
+
+class CompetitionPayout(models.Model):
+    award = models.ForeignKey(CompetitionAward, on_delete=models.CASCADE, related_name="payouts")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="competition_payouts")
+    amount = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["-amount", "user__username", "id"]
+        constraints = [models.UniqueConstraint(fields=["award", "user"], name="one_competition_payout_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} to {self.user_id} from competition award {self.award_id}"

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from amplification.grid import U_GRID
 
-from . import prizes, selectors, services
+from . import limits, permissions, prizes, selectors, services
 from .errors import ServiceError
 from .forms import (
     QUANTILES,
@@ -28,7 +28,7 @@ from .forms import (
     QuestionForm,
     SignupForm,
 )
-from .models import Endorsement, Evidence, PrizeAllocation, Status
+from .models import Endorsement, Evidence, PrizeAllocation
 
 PLOT_W, PLOT_H, PAD = 640, 220, 40
 # An id typed into a form: ASCII digits only (str.isdigit() also accepts "²", which int() refuses), and at most 19 of
@@ -153,30 +153,28 @@ def _forms_for(request, question) -> dict:
         return {}
     forms: dict = {}
     tails = tail_labels(question)
-    expert = services.is_expert(user, question)
-    if expert and question.status in (Status.DRAFT, Status.OPEN):
+    if permissions.can_set_prior(user, question):
         forms["prior_form"] = DistributionForm(question=question, tails=tails, prefix="prior")
-    if question.status == Status.OPEN:
+    if permissions.can_post_evidence(user, question):
         forms["evidence_form"] = EvidenceForm(prefix="evidence")
-        if not expert:
-            forms["prediction_form"] = DistributionForm(question=question, tails=tails, prefix="prediction")
-    if expert and question.status == Status.CLOSED:
+    if permissions.can_predict(user, question):
+        forms["prediction_form"] = DistributionForm(question=question, tails=tails, prefix="prediction")
+    if permissions.can_publish_posterior(user, question):
         forms["posterior_form"] = DistributionForm(question=question, tails=tails, prefix="posterior")
         forms["influence_form"] = _influence_form(question)
     has_prior = getattr(question, "prior", None) is not None
-    may_step = expert or services.is_organizer(user)
-    forms["can_open"] = question.status == Status.DRAFT and may_step and has_prior
-    forms["needs_prior"] = question.status == Status.DRAFT and may_step and not has_prior
-    forms["can_close"] = question.status == Status.OPEN and may_step
-    if question.status == Status.SCORED and services.is_organizer(user):
+    forms["can_open"] = permissions.can_open(user, question) and has_prior
+    forms["needs_prior"] = permissions.can_open(user, question) and not has_prior
+    forms["can_close"] = permissions.can_close(user, question)
+    if permissions.can_draft_prizes(user, question):
         forms["prize_form"] = PrizeForm(prefix="prizes")
-        forms["drafts"] = list(prizes.allocations_visible(question, user).filter(state=PrizeAllocation.State.DRAFT))
+        forms["drafts"] = list(selectors.allocations_visible(question, user).filter(state=PrizeAllocation.State.DRAFT))
     return forms
 
 
 def _influence_form(question, data=None) -> InfluenceForm:
     return InfluenceForm(data, evidence=selectors.evidence_list(question), expert_id=question.expert_id,
-                         note_max_length=services.MAX_INFLUENCE_NOTE)
+                         note_max_length=limits.MAX_INFLUENCE_NOTE)
 
 
 def _parse_id(raw: str) -> int | None:
@@ -387,7 +385,7 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
     question = services.question_refresh_status(question)
     prior = getattr(question, "prior", None)
     posterior = getattr(question, "posterior", None)
-    aggregate = getattr(question, "aggregate", None) if selectors.crowd_visible(question, request.user) else None
+    aggregate = getattr(question, "aggregate", None) if permissions.crowd_visible(question, request.user) else None
     my_prediction = (question.predictions.filter(author=request.user, is_current=True).first()
                      if request.user.is_authenticated else None)
     forms = _forms_for(request, question)

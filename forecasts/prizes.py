@@ -1,4 +1,5 @@
-"""Prizes: draft an allocation of a question's two pools, award it (final), and pay competitions across questions.
+"""Prize writes: draft an allocation of a question's two pools, award it (final), and pay competitions across
+questions. The reads (allocations, leaderboards) are in forecasts.selectors.
 
 The splitting itself is amplification.allocation (rules, cents, the verifiable draw; written up in docs/prizes.md).
 This module turns stored rows into the ``{key: number}`` mappings it takes and stores what it returns:
@@ -22,30 +23,35 @@ Every write runs in one transaction and leaves an AuditEvent.
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from amplification import allocation
-from amplification.ties import competition_ranks
 
-from .errors import Conflict, Forbidden, Invalid, NotFound
-from .models import AuditEvent, Competition, Influence, Job, Payout, PrizeAllocation, Question, Score, Status
-from .selectors import SCORED_STATES, scores_list
-from .services import audit, is_organizer, job_claim, job_finish, question_locked
-
-# A DecimalField(max_digits=14, decimal_places=2) holds at most 12 digits before the point.
-MAX_POOL = Decimal("999999999999.99")
-MAX_SHARES = 1000
-CURRENCY_LEN = 3
+from .audit import audit
+from .errors import Conflict, Invalid
+from .jobs import job_claim, job_finish
+from .limits import CURRENCY_LEN, MAX_POOL, MAX_SHARES
+from .models import (
+    Competition,
+    CompetitionAward,
+    CompetitionPayout,
+    Influence,
+    Job,
+    Payout,
+    PrizeAllocation,
+    Question,
+    Score,
+    Status,
+)
+from .permissions import SCORED_STATES, require_organizer
+from .selectors import competition_leaderboard
+from .services import question_locked
 
 # Reasons a pool may be left unpaid, by the AllocationError field the allocation module raises them on.
 _NOBODY_TO_PAY_FIELDS = ("skills", "scores", "weights")
@@ -110,15 +116,11 @@ def _shares_arg(accuracy_rule: str, shares: Sequence[Any] | None) -> list[str] |
 def _power_arg(power: Any) -> float:
     if isinstance(power, bool) or not isinstance(power, int | float | Decimal):
         raise Invalid.field("power", "must be a number")
-    power = float(power)
-    if not math.isfinite(power) or not 0 < power <= allocation.MAX_POWER:
-        raise Invalid.field("power", f"must be > 0 and <= {allocation.MAX_POWER}")
-    return power
-
-
-def _require_organizer(user, action: str) -> None:
-    if not is_organizer(user):
-        raise Forbidden(f"only organizers may {action}")
+    try:
+        allocation.check_power(power)  # the rule has one home: the allocation module that applies it
+    except allocation.AllocationError as exc:
+        raise Invalid.field("power", exc.message) from None
+    return float(power)
 
 
 def _require_scored(question: Question, action: str) -> None:
@@ -147,7 +149,7 @@ def prizes_draft(
 ) -> PrizeAllocation:
     """A draft allocation with its payouts, computed now (the job runs inline so the caller gets the payouts)."""
     question = question_locked(question)
-    _require_organizer(user, "compute prizes")
+    require_organizer(user, "compute prizes")
     _require_scored(question, "compute prizes")
     accuracy_pool = _money_arg(accuracy_pool, "accuracy_pool")
     evidence_pool = _money_arg(evidence_pool, "evidence_pool")
@@ -220,10 +222,10 @@ def prizes_compute_job(*, job_id: int) -> dict | None:
     return result
 
 
-def _run_rule(fn, *args, pool_name: str, unallocated: dict[str, str]):
+def _run_rule(fn, *args, pool_name: str, unallocated: dict[str, str], **kwargs):
     """Call one allocation rule; "nobody to pay" leaves the pool unallocated, any other refusal is a 400."""
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except allocation.AllocationError as exc:
         if exc.field in _NOBODY_TO_PAY_FIELDS:
             unallocated[pool_name] = exc.message
@@ -244,21 +246,16 @@ def _compute(question: Question, draft: PrizeAllocation) -> tuple[list[Payout], 
         accuracy = None
     elif draft.accuracy_rule == "proportional_skill":
         skills = {str(pid): skill for pid, _, _, skill, _ in scores}
-        accuracy = _run_rule(
-            allocation.proportional_skill, draft.accuracy_pool, skills, params.get("power", 1.0),
-            Decimal(params.get("min_payout", "0")), pool_name="accuracy", unallocated=unallocated,
-        )
+        accuracy = _run_rule(allocation.allocate_accuracy, draft.accuracy_rule, draft.accuracy_pool, skills,
+                             power=params.get("power", 1.0), min_payout=Decimal(params.get("min_payout", "0")),
+                             pool_name="accuracy", unallocated=unallocated)
     else:
         # Higher is better for the rules: minus the rank (1 = lowest KL). The rank, not -kl, so that the tolerance
         # decides ties once, in the scoring job, and payouts can never disagree with the ranks on the leaderboard
         # (allocation's own tie check, done exactly, could differ from the float one right at the boundary).
         ranking = {str(pid): -rank for pid, _, _, _, rank in scores}
-        if draft.accuracy_rule == "winner_takes_all":
-            accuracy = _run_rule(allocation.winner_takes_all, draft.accuracy_pool, ranking,
-                                 pool_name="accuracy", unallocated=unallocated)
-        else:
-            accuracy = _run_rule(allocation.top_k, draft.accuracy_pool, ranking, params["shares"],
-                                 pool_name="accuracy", unallocated=unallocated)
+        accuracy = _run_rule(allocation.allocate_accuracy, draft.accuracy_rule, draft.accuracy_pool, ranking,
+                             shares=params.get("shares"), pool_name="accuracy", unallocated=unallocated)
     for key, amount in (accuracy or {}).items():
         if amount > 0:
             payouts.append(Payout(allocation=draft, user_id=authors[key], kind=Payout.Kind.ACCURACY, amount=amount,
@@ -271,18 +268,19 @@ def _compute(question: Question, draft: PrizeAllocation) -> tuple[list[Payout], 
     evidence_authors = {str(eid): author for eid, author, _ in influence}
     weights = {str(eid): weight for eid, _, weight in influence}
     draw = None
+    evidence = None
     if not influence:
         unallocated["evidence"] = "the expert gave no influence weights"
-        evidence = None
-    elif draft.evidence_rule == "proportional":
-        evidence = _run_rule(allocation.evidence_proportional, draft.evidence_pool, weights,
-                             pool_name="evidence", unallocated=unallocated)
     else:
-        if not allocation.verify_commitment(question.draw_seed, question.draw_commitment):
-            raise Conflict("the question's draw seed does not match its published commitment; the draw cannot run")
-        draw = _run_rule(allocation.draw_transcript, question.draw_seed, weights,
-                         pool_name="evidence", unallocated=unallocated)
-        evidence = None if draw is None else {draw["winner"]: draft.evidence_pool}
+        seed = None
+        if draft.evidence_rule == "draw":
+            if not allocation.verify_commitment(question.draw_seed, question.draw_commitment):
+                raise Conflict("the question's draw seed does not match its published commitment; the draw cannot run")
+            seed = question.draw_seed
+        result = _run_rule(allocation.allocate_evidence, draft.evidence_rule, draft.evidence_pool, weights,
+                           seed=seed, pool_name="evidence", unallocated=unallocated)
+        if result is not None:
+            evidence, draw = result
     for key, amount in (evidence or {}).items():
         if amount > 0:
             payouts.append(Payout(allocation=draft, user_id=evidence_authors[key], kind=Payout.Kind.EVIDENCE,
@@ -294,13 +292,13 @@ def _compute(question: Question, draft: PrizeAllocation) -> tuple[list[Payout], 
 def prizes_award(*, question: Question, user, allocation_id: int | None = None) -> PrizeAllocation:
     """Make a draft final (the latest draft if no id is given): the question becomes `awarded`, its seed public."""
     question = question_locked(question)
-    _require_organizer(user, "award prizes")
+    require_organizer(user, "award prizes")
     _require_scored(question, "award prizes")
     drafts = PrizeAllocation.objects.select_for_update().filter(question=question, state=PrizeAllocation.State.DRAFT)
     if allocation_id is None:
         draft = drafts.order_by("-created_at", "-id").first()
         if draft is None:
-            raise Conflict("there is no draft allocation to award; POST /api/questions/{id}/prizes/ first")
+            raise Conflict("there is no draft allocation to award; draft one first")
     else:
         draft = drafts.filter(pk=allocation_id).first()
         if draft is None:
@@ -333,80 +331,13 @@ def prizes_award(*, question: Question, user, allocation_id: int | None = None) 
     return draft
 
 
-def allocations_visible(question: Question, user) -> QuerySet[PrizeAllocation]:
-    qs = question.allocations.select_related("created_by", "awarded_by").prefetch_related("payouts__user")
-    if is_organizer(user):
-        return qs
-    return qs.filter(state=PrizeAllocation.State.AWARDED)
-
-
-def payouts_by_user(allocation_row: PrizeAllocation) -> dict[str, Decimal]:
-    totals: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
-    for payout in allocation_row.payouts.all():
-        totals[payout.user.get_username()] += payout.amount
-    return dict(totals)
-
-
-# --- leaderboards ---------------------------------------------------------------------------------------------------
-
-
-def question_leaderboard(question: Question) -> dict[str, Any]:
-    """Scores best first with their ranks, and each row's accuracy and evidence payouts once awarded."""
-    rows = list(scores_list(question))
-    awarded = question.allocations.filter(state=PrizeAllocation.State.AWARDED).first()
-    paid: dict[int, Decimal] = defaultdict(lambda: Decimal("0.00"))
-    payouts = []
-    if awarded is not None:
-        for payout in awarded.payouts.select_related("user"):
-            paid[payout.user_id] += payout.amount
-            payouts.append(payout)
-    results = [
-        {
-            "rank": row.rank, "user": row.author.get_username(), "prediction": row.prediction_id, "kl": row.kl,
-            "skill": row.skill, "crps": row.crps,
-            "payout": str(paid[row.author_id]) if awarded is not None else None,
-        }
-        for row in rows
-    ]
-    return {"status": question.status, "currency": awarded.currency if awarded else None, "results": results,
-            "payouts": payouts}
-
-
-def competition_leaderboard(competition: Competition) -> list[dict[str, Any]]:
-    """Per user, across the competition's scored questions: total skill (0 where they did not predict), mean KL
-    over the questions they did predict, and how many; ranked by total skill, highest first. Totals within the tie
-    tolerance of their group's highest share a rank (amplification/ties.py): two users who entered the same
-    distributions in different forms differ by float noise only."""
-    rows = Score.objects.filter(
-        question__in=competition.questions.filter(status__in=SCORED_STATES)
-    ).values_list("author_id", "author__username", "skill", "kl")
-    per_user: dict[int, dict[str, Any]] = {}
-    for author_id, username, skill, kl in rows:
-        entry = per_user.setdefault(author_id, {"user_id": author_id, "user": username, "skill": [], "kl": []})
-        entry["skill"].append(skill)
-        entry["kl"].append(kl)
-    board = [
-        {
-            "user_id": e["user_id"], "user": e["user"], "total_skill": math.fsum(e["skill"]),
-            "mean_kl": math.fsum(e["kl"]) / len(e["kl"]), "questions": len(e["kl"]),
-        }
-        for e in per_user.values()
-    ]
-    board.sort(key=lambda e: (-e["total_skill"], e["mean_kl"], e["user"]))
-    # Sorted by total first, so the ranks never decrease down the board.
-    ranks = competition_ranks(np.array([e["total_skill"] for e in board], dtype=np.float64), higher_is_better=True)
-    for entry, rank in zip(board, ranks.tolist(), strict=True):
-        entry["rank"] = rank
-    return board
-
-
 # --- competitions ---------------------------------------------------------------------------------------------------
 
 
 @transaction.atomic
 def competition_create(*, user, name: str, question_ids: Sequence[int], pool: Any,
                        currency: str | None = None) -> Competition:
-    _require_organizer(user, "create a competition")
+    require_organizer(user, "create a competition")
     if not name or not name.strip():
         raise Invalid.field("name", "must not be blank")
     pool = _money_arg(pool, "pool")
@@ -422,21 +353,16 @@ def competition_create(*, user, name: str, question_ids: Sequence[int], pool: An
     return competition
 
 
-def competition_award_event(competition: Competition) -> AuditEvent | None:
-    """The competition's award, if any. It lives in the append-only audit log (question=None), which is the record."""
-    return (AuditEvent.objects.filter(question=None, action="competition.award", data__competition=competition.pk)
-            .order_by("id").first())
-
-
 @transaction.atomic
-def competition_award(*, competition: Competition, user) -> AuditEvent:
-    """Split the competition pool by proportional_skill over each user's total skill. Final: once per competition.
+def competition_award(*, competition: Competition, user) -> CompetitionAward:
+    """Split the competition pool by proportional_skill over each user's total skill. Final: once per competition
+    (the award's one-to-one key refuses a second).
 
     Every question must be scored (or awarded), so the totals no longer move.
     """
-    _require_organizer(user, "award a competition")
+    require_organizer(user, "award a competition")
     competition = Competition.objects.select_for_update().get(pk=competition.pk)
-    if competition_award_event(competition) is not None:
+    if CompetitionAward.objects.filter(competition=competition).exists():
         raise Conflict("this competition's prizes are already awarded; an award is final")
     questions = list(competition.questions.all())
     if not questions:
@@ -454,17 +380,18 @@ def competition_award(*, competition: Competition, user) -> AuditEvent:
     except allocation.AllocationError as exc:
         raise Conflict(f"the pool cannot be split: {exc.message}") from None
     names = {str(e["user_id"]): e["user"] for e in board}
-    payouts = [{"user": names[key], "user_id": int(key), "amount": str(amount)}
-               for key, amount in sorted(split.items(), key=lambda kv: (-kv[1], names[kv[0]])) if amount > 0]
-    return AuditEvent.objects.create(
-        action="competition.award", actor=user, question=None,
-        data={"competition": competition.pk, "pool": str(competition.pool), "currency": competition.currency,
-              "rule": "proportional_skill", "payouts": payouts},
-    )
-
-
-def competition_get(pk: int) -> Competition:
-    competition = Competition.objects.filter(pk=pk).first()
-    if competition is None:
-        raise NotFound("no such competition")
-    return competition
+    paid = [(int(key), amount) for key, amount in sorted(split.items(), key=lambda kv: (-kv[1], names[kv[0]]))
+            if amount > 0]
+    try:
+        with transaction.atomic():  # a savepoint: a racing second award is the same 409, not a broken transaction
+            award = CompetitionAward.objects.create(competition=competition, pool=competition.pool,
+                                                    currency=competition.currency, rule="proportional_skill",
+                                                    awarded_by=user)
+    except IntegrityError:
+        raise Conflict("this competition's prizes are already awarded; an award is final") from None
+    CompetitionPayout.objects.bulk_create(
+        [CompetitionPayout(award=award, user_id=user_id, amount=amount) for user_id, amount in paid])
+    audit(action="competition.award", actor=user, competition=competition.pk, award=award.pk,
+          pool=str(competition.pool), currency=competition.currency, rule=award.rule,
+          payouts=[{"user": names[str(u)], "user_id": u, "amount": str(a)} for u, a in paid])
+    return award

@@ -1,43 +1,42 @@
-"""Reads: which rows each user may see."""
+"""Reads: which rows each user may see, and the read-only views built from them (leaderboards, allocations).
+
+Who may see what is decided in forecasts.permissions; the functions here turn those answers into querysets.
+"""
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+import math
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
 
-from .models import Evidence, Job, Prediction, Question, Score, Status
-from .services import is_organizer
+import numpy as np
+from django.db.models import Count, QuerySet
 
-# The crowd (others' predicted posteriors, and the pooled forecast and job results computed from them) is public only
-# once the expert's posterior is published, for everyone alike: before that, commenters could copy each other, an
-# organizer (who may predict) could copy the crowd, and the expert's posterior would be anchored on the crowd, which
-# spoils the measurement. Closing is not enough: what a commenter sees after close can still reach the expert.
-# Each author always sees their own predictions.
-PREDICTIONS_PUBLIC_FROM = (Status.RESOLVED, Status.SCORED, Status.AWARDED)
-# Statuses in which every current prediction has its score.
-SCORED_STATES = (Status.SCORED, Status.AWARDED)
+from amplification.ties import competition_ranks
+
+from .errors import NotFound
+from .models import (
+    AuditEvent,
+    Competition,
+    CompetitionAward,
+    Evidence,
+    Influence,
+    Prediction,
+    PrizeAllocation,
+    Question,
+    Score,
+)
+from .permissions import SCORED_STATES, crowd_visible, is_organizer, questions_filter, scores_visible
 
 
 def questions_visible(user) -> QuerySet[Question]:
     qs = Question.objects.select_related("expert", "created_by", "prior", "posterior")
-    if is_organizer(user):
-        return qs
-    # Drafts are visible only to their expert and creator.
-    if not user.is_authenticated:
-        return qs.exclude(status=Status.DRAFT)
-    return qs.filter(~Q(status=Status.DRAFT) | Q(expert=user) | Q(created_by=user))
+    return qs.filter(questions_filter(user))
 
 
 def evidence_list(question: Question) -> QuerySet[Evidence]:
     return question.evidence.select_related("author").annotate(n_endorsements=Count("endorsements"))
-
-
-def crowd_visible(question: Question, user) -> bool:
-    """May this user see everyone's predictions and the pooled forecast made from them?
-
-    The same answer for every user, organizers and the expert included; `user` stays in the signature because the
-    question is asked per user.
-    """
-    return question.status in PREDICTIONS_PUBLIC_FROM
 
 
 def predictions_visible(question: Question, user, *, current_only: bool = False) -> QuerySet[Prediction]:
@@ -51,18 +50,107 @@ def predictions_visible(question: Question, user, *, current_only: bool = False)
     return qs.filter(author=user)
 
 
-def job_result_visible(job: Job, user) -> bool:
-    """May this user read what the job computed (`result`)? Its state and progress go with the question."""
-    if job.kind == Job.Kind.PRIZES:
-        # Amounts and the draw's winner, like the draft allocation they belong to, are for organizers.
-        return is_organizer(user)
-    if job.kind == Job.Kind.AGGREGATE:
-        return crowd_visible(job.question, user)  # how many predictions were pooled
-    return True
-
-
 def scores_list(question: Question) -> QuerySet[Score]:
     """Best first; empty until the scoring job has finished, so nobody reads a half-written ranking."""
-    if question.status not in SCORED_STATES:
+    if not scores_visible(question):
         return Score.objects.none()
     return question.scores.select_related("author").order_by("rank", "prediction_id")
+
+
+def influence_list(question: Question) -> QuerySet[Influence]:
+    return Influence.objects.filter(question=question).select_related("evidence__author").order_by("evidence_id")
+
+
+def audit_events(question: Question) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(question=question).select_related("actor").order_by("at", "id")
+
+
+# --- prizes ---------------------------------------------------------------------------------------------------------
+
+
+def allocations_visible(question: Question, user) -> QuerySet[PrizeAllocation]:
+    """Organizers see drafts and the award; everyone else the award only."""
+    qs = question.allocations.select_related("question", "created_by", "awarded_by").prefetch_related("payouts__user")
+    if is_organizer(user):
+        return qs
+    return qs.filter(state=PrizeAllocation.State.AWARDED)
+
+
+def allocation_awarded(question: Question) -> PrizeAllocation | None:
+    return (question.allocations.filter(state=PrizeAllocation.State.AWARDED)
+            .select_related("question", "created_by", "awarded_by").prefetch_related("payouts__user").first())
+
+
+def allocation_detail(pk: int) -> PrizeAllocation:
+    return PrizeAllocation.objects.select_related("question", "created_by", "awarded_by").prefetch_related("payouts__user").get(
+        pk=pk)
+
+
+def question_leaderboard(question: Question) -> dict[str, Any]:
+    """Scores best first with their ranks, and each row's accuracy and evidence payouts once awarded."""
+    rows = list(scores_list(question))
+    awarded = allocation_awarded(question)
+    paid: dict[int, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    payouts = []
+    if awarded is not None:
+        for payout in awarded.payouts.all():
+            paid[payout.user_id] += payout.amount
+            payouts.append(payout)
+    results = [
+        {
+            "rank": row.rank, "user": row.author.get_username(), "prediction": row.prediction_id, "kl": row.kl,
+            "skill": row.skill, "crps": row.crps,
+            "payout": str(paid[row.author_id]) if awarded is not None else None,
+        }
+        for row in rows
+    ]
+    return {"status": question.status, "currency": awarded.currency if awarded else None, "results": results,
+            "payouts": payouts}
+
+
+# --- competitions ---------------------------------------------------------------------------------------------------
+
+
+def competitions_list() -> QuerySet[Competition]:
+    return Competition.objects.prefetch_related("questions").order_by("-created_at", "-id")
+
+
+def competition_get(pk: int) -> Competition:
+    competition = Competition.objects.filter(pk=pk).first()
+    if competition is None:
+        raise NotFound("no such competition")
+    return competition
+
+
+def competition_award(competition: Competition) -> CompetitionAward | None:
+    """The competition's award with its payouts, or None before it is awarded."""
+    return (CompetitionAward.objects.filter(competition=competition)
+            .prefetch_related("payouts__user").first())
+
+
+def competition_leaderboard(competition: Competition) -> list[dict[str, Any]]:
+    """Per user, across the competition's scored questions: total skill (0 where they did not predict), mean KL
+    over the questions they did predict, and how many; ranked by total skill, highest first. Totals within the tie
+    tolerance of their group's highest share a rank (amplification/ties.py): two users who entered the same
+    distributions in different forms differ by float noise only."""
+    rows = Score.objects.filter(
+        question__in=competition.questions.filter(status__in=SCORED_STATES)
+    ).values_list("author_id", "author__username", "skill", "kl")
+    per_user: dict[int, dict[str, Any]] = {}
+    for author_id, username, skill, kl in rows:
+        entry = per_user.setdefault(author_id, {"user_id": author_id, "user": username, "skill": [], "kl": []})
+        entry["skill"].append(skill)
+        entry["kl"].append(kl)
+    board = [
+        {
+            "user_id": e["user_id"], "user": e["user"], "total_skill": math.fsum(e["skill"]),
+            "mean_kl": math.fsum(e["kl"]) / len(e["kl"]), "questions": len(e["kl"]),
+        }
+        for e in per_user.values()
+    ]
+    board.sort(key=lambda e: (-e["total_skill"], e["mean_kl"], e["user"]))
+    # Sorted by total first, so the ranks never decrease down the board.
+    ranks = competition_ranks(np.array([e["total_skill"] for e in board], dtype=np.float64), higher_is_better=True)
+    for entry, rank in zip(board, ranks.tolist(), strict=True):
+        entry["rank"] = rank
+    return board

@@ -9,9 +9,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from amplification.grid import Domain
-
-from ..models import Evidence, Job, Prediction, Question, Scale, Score, Status
+from .. import limits
+from ..models import Evidence, Job, Prediction, Question, Scale, Score
+from ..permissions import draw_seed_visible
 
 User = get_user_model()
 
@@ -19,7 +19,7 @@ User = get_user_model()
 # --- fields ----------------------------------------------------------------------------------------------------------
 
 # Ids are 64-bit: a larger number is a 400 here rather than an overflow in the database driver.
-MAX_ID = 2**63 - 1
+MAX_ID = limits.MAX_ID
 
 
 def id_field(**kwargs) -> serializers.IntegerField:
@@ -77,9 +77,9 @@ class UserRefField(serializers.Field):
 
 
 class CredentialsSerializer(serializers.Serializer):
-    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150, error_messages={
-        "invalid": "may contain only letters, digits and @/./+/-/_"})
-    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    username = serializers.RegexField(limits.USERNAME_PATTERN, max_length=limits.MAX_USERNAME, error_messages={
+        "invalid": limits.USERNAME_RULE})
+    password = serializers.CharField(max_length=limits.MAX_PASSWORD, trim_whitespace=False)
 
 
 class TokenSerializer(serializers.Serializer):
@@ -167,22 +167,23 @@ class WeightField(serializers.FloatField):
 class InfluenceInSerializer(serializers.Serializer):
     evidence = id_field()
     weight = WeightField(min_value=0)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=limits.MAX_INFLUENCE_NOTE)
 
 
 class PosteriorInSerializer(serializers.Serializer):
     spec = SpecField()
-    influence = InfluenceInSerializer(many=True, required=False, max_length=10_000)
+    influence = InfluenceInSerializer(many=True, required=False, max_length=limits.MAX_INFLUENCE)
 
 
 class PredictionInSerializer(serializers.Serializer):
     spec = SpecField()
-    evidence = serializers.ListField(child=id_field(), required=False, max_length=200)
+    evidence = serializers.ListField(child=id_field(), required=False, max_length=limits.MAX_PREDICTION_EVIDENCE)
 
 
 class EvidenceInSerializer(serializers.Serializer):
-    body = serializers.CharField(max_length=20_000)
-    sources = serializers.ListField(child=serializers.URLField(max_length=2000), required=False, max_length=20)
+    body = serializers.CharField(max_length=limits.MAX_EVIDENCE_BODY)
+    sources = serializers.ListField(child=serializers.URLField(max_length=limits.MAX_SOURCE_URL), required=False,
+                                    max_length=limits.MAX_SOURCES)
     parent = id_field(required=False, allow_null=True)
 
 
@@ -190,8 +191,8 @@ class EvidenceInSerializer(serializers.Serializer):
 
 
 class QuestionInSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=300)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=50_000, default="")
+    title = serializers.CharField(max_length=limits.MAX_TITLE)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=limits.MAX_DESCRIPTION, default="")
     unit = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
     scale = serializers.ChoiceField(choices=Scale.choices)
     lower = BoundField()
@@ -220,9 +221,6 @@ class QuestionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def _domain(self, obj) -> Domain:
-        return obj.domain
-
     @extend_schema_field(OpenApiTypes.STR)
     def get_lower(self, obj):
         return obj.domain.format_x(obj.lower)
@@ -234,7 +232,7 @@ class QuestionSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.STR)
     def get_draw_seed(self, obj) -> str | None:
         # The seed stays secret until the award, so no one can compute the draw before the posterior is known.
-        return obj.draw_seed if obj.status == Status.AWARDED else None
+        return obj.draw_seed if draw_seed_visible(obj) else None
 
     def get_has_prior(self, obj) -> bool:
         return hasattr(obj, "prior")

@@ -15,9 +15,10 @@ from rest_framework.response import Response
 
 from amplification.interop import to_metaculus
 
-from .. import selectors, services
+from .. import jobs, selectors, services
 from ..errors import Conflict, NotFound
 from ..models import Aggregate, Evidence, Job, Posterior, Prior, Question
+from ..permissions import crowd_visible, job_result_visible
 from . import serializers as s
 
 ERRORS = {
@@ -169,8 +170,8 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["get"])
     def aggregate(self, request, pk=None):
         question = self.get_object()
-        if not selectors.crowd_visible(question, request.user):
-            # The pooled forecast would reveal the hidden predictions (selectors.crowd_visible says until when).
+        if not crowd_visible(question, request.user):
+            # The pooled forecast would reveal the hidden predictions (permissions.crowd_visible says until when).
             raise Conflict("the pooled forecast is shown once the expert's posterior is published")
         return Response(s.AggregateSerializer(get_object_or_404(Aggregate, question=question)).data)
 
@@ -186,7 +187,7 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             "prior": Prior.objects.filter(question=question).first(),
             "posterior": Posterior.objects.filter(question=question).first(),
             "aggregate": (Aggregate.objects.filter(question=question).first()
-                          if selectors.crowd_visible(question, request.user) else None),
+                          if crowd_visible(question, request.user) else None),
             "mine": question.predictions.filter(author_id=request.user.pk, is_current=True).first(),
         }
         domain = question.domain
@@ -220,7 +221,7 @@ class JobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def retrieve(self, request, *args, **kwargs):
         job = self.get_object()
         body = self.get_serializer(job).data
-        if not selectors.job_result_visible(job, request.user):
+        if not job_result_visible(job, request.user):
             body["result"] = None  # state and progress stay; what the job computed is not this user's to see
         return Response(body)
 
@@ -228,7 +229,7 @@ class JobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
                    description="Organizers: run a failed job again (409 unless it failed).")
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
-        job = services.job_retry(job=self.get_object(), user=request.user)
+        job = jobs.job_retry(job=self.get_object(), user=request.user)
         return Response(self.get_serializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from forecasts import services
+from forecasts import jobs, services
 from tests.conftest import POSTERIOR_SPEC
 
 pytestmark = pytest.mark.django_db
@@ -25,9 +25,9 @@ def personas(expert, alice, organizer, outsider):
 
 def _finished_job(question, kind: str, result: dict):
     # With the `db` fixture nothing commits, so the job is never sent: it finishes exactly as recorded here.
-    job = services.job_enqueue(question=question, kind=kind)
-    services.job_progress(job.pk, done=2, total=2)
-    services.job_finish(job.pk, result=result)
+    job = jobs.job_enqueue(question=question, kind=kind)
+    jobs.job_progress(job.pk, done=2, total=2)
+    jobs.job_finish(job.pk, result=result)
     return job
 
 

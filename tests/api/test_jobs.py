@@ -9,8 +9,7 @@ import time_machine
 from celery.exceptions import Retry
 from django.db import OperationalError
 
-from amplification import tasks
-from forecasts import services
+from forecasts import jobs, services, tasks
 from forecasts.models import Job
 from tests.conftest import POSTERIOR_SPEC
 
@@ -32,22 +31,22 @@ def test_closing_queues_a_final_refresh(open_question, expert, alice):
 
 
 def test_a_job_shows_its_progress(client_for, open_question, alice):
-    job = services.job_enqueue(question=open_question, kind="score")
-    services.job_progress(job.pk, done=3, total=10)
+    job = jobs.job_enqueue(question=open_question, kind="score")
+    jobs.job_progress(job.pk, done=3, total=10)
     body = client_for(alice).get(f"/api/jobs/{job.pk}/").json()
     assert (body["state"], body["done"], body["total"]) == ("pending", 3, 10)
 
 
 def test_a_job_on_someone_elses_draft_is_hidden(client_for, draft_question, alice):
-    job = services.job_enqueue(question=draft_question, kind="aggregate")
+    job = jobs.job_enqueue(question=draft_question, kind="aggregate")
     assert client_for(alice).get(f"/api/jobs/{job.pk}/").status_code == 404
 
 
 def test_a_finished_job_is_not_claimed_again(open_question):
-    job = services.job_enqueue(question=open_question, kind="score")
-    assert services.job_claim(job.pk)
-    services.job_finish(job.pk, result={"scored": 0})
-    assert not services.job_claim(job.pk)
+    job = jobs.job_enqueue(question=open_question, kind="score")
+    assert jobs.job_claim(job.pk)
+    jobs.job_finish(job.pk, result={"scored": 0})
+    assert not jobs.job_claim(job.pk)
 
 
 # --- One worker at a time -------------------------------------------------------------------------------------------
@@ -63,12 +62,12 @@ def held(job: Job, *, heartbeat_age: float, state: str = "running") -> None:
 @pytest.fixture
 def score_job(open_question, settings):
     settings.FA_JOB_CLAIM_STALE_SECONDS = 60
-    return services.job_enqueue(question=open_question, kind="score")
+    return jobs.job_enqueue(question=open_question, kind="score")
 
 
 def test_it_claims_a_pending_job(score_job):
     with time_machine.travel(NOW, tick=False):
-        assert services.job_claim(score_job.pk) is True
+        assert jobs.job_claim(score_job.pk) is True
     score_job.refresh_from_db()
     assert (score_job.state, score_job.attempts, score_job.started_at, score_job.heartbeat_at) == (
         "running", 1, NOW, NOW)
@@ -76,8 +75,8 @@ def test_it_claims_a_pending_job(score_job):
 
 def test_it_leaves_a_running_job_with_a_fresh_heartbeat_to_its_worker(score_job):
     held(score_job, heartbeat_age=20)
-    with time_machine.travel(NOW, tick=False), pytest.raises(services.JobBusy) as busy:
-        services.job_claim(score_job.pk)
+    with time_machine.travel(NOW, tick=False), pytest.raises(jobs.JobBusy) as busy:
+        jobs.job_claim(score_job.pk)
     assert busy.value.retry_in == 40  # seconds until the heartbeat is 60 s old
     score_job.refresh_from_db()
     assert (score_job.state, score_job.attempts, score_job.heartbeat_at) == (
@@ -87,7 +86,7 @@ def test_it_leaves_a_running_job_with_a_fresh_heartbeat_to_its_worker(score_job)
 def test_it_takes_over_a_running_job_whose_heartbeat_is_stale(score_job):
     held(score_job, heartbeat_age=61)  # its worker died
     with time_machine.travel(NOW, tick=False):
-        assert services.job_claim(score_job.pk) is True
+        assert jobs.job_claim(score_job.pk) is True
     score_job.refresh_from_db()
     assert (score_job.state, score_job.attempts, score_job.heartbeat_at) == ("running", 2, NOW)
 
@@ -97,17 +96,17 @@ def test_a_retry_of_the_delivery_that_holds_a_job_resumes_it_at_once(score_job):
     held(score_job, heartbeat_age=5)
     Job.objects.filter(pk=score_job.pk).update(claimed_by="task-a")
     with time_machine.travel(NOW, tick=False):
-        token = services.claim_owner.set("task-b")
+        token = jobs.claim_owner.set("task-b")
         try:
-            with pytest.raises(services.JobBusy):
-                services.job_claim(score_job.pk)  # another delivery waits
+            with pytest.raises(jobs.JobBusy):
+                jobs.job_claim(score_job.pk)  # another delivery waits
         finally:
-            services.claim_owner.reset(token)
-        token = services.claim_owner.set("task-a")
+            jobs.claim_owner.reset(token)
+        token = jobs.claim_owner.set("task-a")
         try:
-            assert services.job_claim(score_job.pk) is True
+            assert jobs.job_claim(score_job.pk) is True
         finally:
-            services.claim_owner.reset(token)
+            jobs.claim_owner.reset(token)
     score_job.refresh_from_db()
     assert (score_job.attempts, score_job.claimed_by, score_job.heartbeat_at) == (2, "task-a", NOW)
 
@@ -116,7 +115,7 @@ def test_a_retry_of_the_delivery_that_holds_a_job_resumes_it_at_once(score_job):
 def test_it_does_not_claim_a_finished_or_failed_job_however_old_its_heartbeat(score_job, state):
     held(score_job, heartbeat_age=3600, state=state)
     with time_machine.travel(NOW, tick=False):
-        assert services.job_claim(score_job.pk) is False
+        assert jobs.job_claim(score_job.pk) is False
     score_job.refresh_from_db()
     assert (score_job.state, score_job.attempts) == (state, 1)
 
@@ -155,7 +154,7 @@ def test_a_delivery_that_finds_its_job_busy_comes_back_when_the_heartbeat_would_
 def test_a_busy_job_in_eager_mode_is_left_to_its_worker_without_looping(score_job, caplog):
     held(score_job, heartbeat_age=0)
     with time_machine.travel(NOW, tick=False):
-        assert services.job_send(score_job.pk)  # no broker: the task runs inline, finds the job busy, returns
+        assert jobs.job_send(score_job.pk)  # no broker: the task runs inline, finds the job busy, returns
     score_job.refresh_from_db()
     assert (score_job.state, score_job.attempts, score_job.error) == ("running", 1, "")
     assert f"job {score_job.pk} is running elsewhere" in caplog.text
@@ -163,7 +162,7 @@ def test_a_busy_job_in_eager_mode_is_left_to_its_worker_without_looping(score_jo
 
 @pytest.fixture
 def database_down(monkeypatch):
-    from amplification import services as runs
+    from forecasts import runs
 
     def body(*, job_id):
         raise OperationalError("server closed the connection unexpectedly")
@@ -193,14 +192,14 @@ def test_requeue_sends_lost_and_unsent_jobs_but_not_live_ones(closed_question, e
 
     services.posterior_publish(question=closed_question, user=expert, spec=POSTERIOR_SPEC)  # scored eagerly
     long_ago = timezone.now() - timedelta(hours=1)
-    lost = services.job_enqueue(question=closed_question, kind="aggregate")
+    lost = jobs.job_enqueue(question=closed_question, kind="aggregate")
     Job.objects.filter(pk=lost.pk).update(state="running", heartbeat_at=long_ago, queued_at=long_ago)
-    live = services.job_enqueue(question=closed_question, kind="aggregate")
+    live = jobs.job_enqueue(question=closed_question, kind="aggregate")
     Job.objects.filter(pk=live.pk).update(state="running", heartbeat_at=timezone.now(), queued_at=timezone.now())
-    unsent = services.job_enqueue(question=closed_question, kind="aggregate")
+    unsent = jobs.job_enqueue(question=closed_question, kind="aggregate")
     Job.objects.filter(pk=unsent.pk).update(state="pending", queued_at=None)
 
-    sent = services.jobs_requeue(stale_seconds=60)
+    sent = jobs.jobs_requeue(stale_seconds=60)
 
     assert sorted(sent) == sorted([lost.pk, unsent.pk])
     states = dict(Job.objects.filter(pk__in=[lost.pk, live.pk, unsent.pk]).values_list("pk", "state"))
@@ -210,7 +209,7 @@ def test_requeue_sends_lost_and_unsent_jobs_but_not_live_ones(closed_question, e
 @pytest.fixture
 def failed_scoring(closed_question, expert, monkeypatch):
     """The posterior is published while scoring is broken: the job fails and the question stays resolved."""
-    from amplification import services as runs
+    from forecasts import runs
 
     def broken(*args, **kwargs):
         raise RuntimeError("scoring is broken")
@@ -251,7 +250,7 @@ def test_only_organizers_retry_a_job(client_for, failed_scoring, who, request):
 
 
 def test_a_job_that_has_not_failed_is_not_retried(client_for, open_question, organizer):
-    job = services.job_enqueue(question=open_question, kind="aggregate")
+    job = jobs.job_enqueue(question=open_question, kind="aggregate")
     response = client_for(organizer).post(f"/api/jobs/{job.pk}/retry/")
     assert response.status_code == 409
     assert "has not failed" in response.json()["detail"]

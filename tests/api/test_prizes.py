@@ -11,8 +11,7 @@ import pytest
 from django.utils import timezone
 
 from amplification import allocation
-from amplification import services as runs
-from forecasts import prizes, services
+from forecasts import prizes, runs, services
 from forecasts.models import Job, Payout, Prediction, PrizeAllocation, Question, Score, Status
 from tests.api.conftest_prizes import (
     AS_INTERVAL,

@@ -56,6 +56,13 @@ def test_production_starts_with_a_secret_key():
         ({"FA_JOB_CLAIM_STALE_SECONDS": "0"}, "FA_JOB_CLAIM_STALE_SECONDS"),
         ({"FA_JOB_CLAIM_STALE_SECONDS": "a minute"}, "FA_JOB_CLAIM_STALE_SECONDS"),
         ({"DJANGO_ENV": "staging"}, "DJANGO_ENV"),
+        ({"FA_UNIFORM_MIX": "nan"}, "FA_UNIFORM_MIX"),
+        ({"FA_BROKER_CONNECT_TIMEOUT": "inf"}, "FA_BROKER_CONNECT_TIMEOUT"),
+        ({"FA_CURRENCY": "EURO"}, "FA_CURRENCY"),
+        ({"FA_CURRENCY": "XYZ"}, "FA_CURRENCY"),
+        ({"FA_VISIBILITY_TIMEOUT": "300"}, "FA_VISIBILITY_TIMEOUT"),
+        ({"FA_TASK_TIME_LIMIT": "900"}, "FA_VISIBILITY_TIMEOUT"),
+        ({"FA_TASK_SOFT_TIME_LIMIT": "400"}, "FA_TASK_SOFT_TIME_LIMIT"),
     ],
 )
 def test_it_refuses_a_malformed_value(env, needle):
@@ -63,6 +70,11 @@ def test_it_refuses_a_malformed_value(env, needle):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert needle in result.stderr
+
+
+def test_it_accepts_a_known_currency_in_any_case():
+    result = _start({"FA_CURRENCY": "eur"})
+    assert result.returncode == 0, result.stderr
 
 
 def test_it_reads_a_postgres_url():

@@ -24,7 +24,7 @@ from scipy import stats
 
 from amplification.grid import N_POINTS
 from amplification.scoring import score_predictions
-from forecasts import services
+from forecasts import jobs, services, stored
 from forecasts.models import Job, Posterior, Prediction, Prior, Question, Score, Status
 from tests.conftest import COMPUTE_QUESTION, POSTERIOR_SPEC, PRIOR_SPEC
 from tests.engine.test_ties import reference_ranks
@@ -80,7 +80,7 @@ def closed_question_with_predictions(n: int, *, seed: int = 0, tag: str = "q") -
 
 def posterior_without_sending(question: Question) -> Job:
     """Publish the expert's posterior and record the score job, but send nothing: the test decides when."""
-    fields = services.distribution_fields(spec=POSTERIOR_SPEC, domain=question.domain)
+    fields = stored.distribution_fields(spec=POSTERIOR_SPEC, domain=question.domain)
     Posterior.objects.create(question=question, **fields)
     Question.objects.filter(pk=question.pk).update(status=Status.RESOLVED, resolved_at=timezone.now())
     return Job.objects.create(question=question, kind=Job.Kind.SCORE)
@@ -177,7 +177,7 @@ def test_it_completes_a_score_job_whose_worker_was_killed_mid_way(celery_worker_
     expected = expected_scores(question)
     worker = celery_worker_factory(extra_env=WORKER_ENV)
 
-    assert services.job_send(job.pk)
+    assert jobs.job_send(job.pk)
     mid = wait_until_mid_job(job.pk, workers=[worker])
     worker.kill()
     after_kill = job_row(job.pk)
@@ -193,7 +193,7 @@ def test_it_completes_a_score_job_whose_worker_was_killed_mid_way(celery_worker_
 def test_it_does_not_run_a_job_delivered_twice_at_once_in_two_workers(celery_worker_factory):
     """Two idle workers take one delivery each: one claims the job; the other finds it running with a fresh
     heartbeat, comes back when that heartbeat would be stale, finds the job done and stops."""
-    from amplification.tasks import score_question
+    from forecasts.tasks import score_question
 
     question = closed_question_with_predictions(5000, seed=1, tag="dup")
     job = posterior_without_sending(question)
@@ -259,7 +259,7 @@ def test_it_finishes_a_score_job_across_a_postgresql_restart(celery_worker_facto
     expected = expected_scores(question)
     worker = celery_worker_factory(extra_env=WORKER_ENV)
 
-    assert services.job_send(job.pk)
+    assert jobs.job_send(job.pk)
     wait_until_mid_job(job.pk, workers=[worker])
     pg_restart()
     # This process's connection died with the server: drop it as a request boundary would.

@@ -9,8 +9,7 @@ import numpy as np
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from amplification import services as runs
-from forecasts import services
+from forecasts import runs, services
 from forecasts.models import AuditEvent, Question, Score, Status
 from tests.conftest import COMPUTE_QUESTION
 from tests.integration.test_faults import (

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from forecasts.services import jobs_requeue, jobs_retry_failed
+from forecasts.jobs import jobs_requeue, jobs_retry_failed
 
 
 class Command(BaseCommand):

@@ -1,7 +1,9 @@
 """Celery tasks: thin wrappers that take a job id, call the service, and retry on transient errors.
 
-Every task is idempotent (see amplification.services), acknowledged late and re-queued if its worker dies, so a
-crash leaves exactly the rows an undisturbed run would. One worker runs a job at a time (services.job_claim): a
+The task names keep their first home ("amplification.tasks.*"): messages already queued carry them.
+
+Every task is idempotent (see forecasts/runs.py), acknowledged late and re-queued if its worker dies, so a
+crash leaves exactly the rows an undisturbed run would. One worker runs a job at a time (jobs.job_claim): a
 delivery that finds its job running in another, live worker (a duplicate delivery) comes back when that worker's
 heartbeat would be stale, and then finds the job done, or takes it over from a worker that died.
 """
@@ -17,8 +19,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 
-from amplification import services as runs
-from forecasts import services
+from . import jobs, prizes, runs, services
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,11 @@ TASK = {
 def _run(task, body, job_id: int, waits: int):
     # A connection left broken by a database restart must not poison this attempt.
     close_old_connections()
-    # The claim is this delivery's: its retries (same task id) resume it, other deliveries wait (services.job_claim).
-    owner = services.claim_owner.set(task.request.id or "")
+    # The claim is this delivery's: its retries (same task id) resume it, other deliveries wait (jobs.job_claim).
+    owner = jobs.claim_owner.set(task.request.id or "")
     try:
         return body(job_id=job_id)
-    except services.JobBusy as busy:
+    except jobs.JobBusy as busy:
         return _wait_for_holder(task, busy, waits)
     except TRANSIENT as exc:
         close_old_connections()
@@ -56,17 +57,17 @@ def _run(task, body, job_id: int, waits: int):
         )
         raise task.retry(exc=exc, countdown=countdown) from exc
     except SoftTimeLimitExceeded:
-        services.job_fail(job_id, error="time limit exceeded")
+        jobs.job_fail(job_id, error="time limit exceeded")
         raise
     except Exception as exc:
         log.exception("job %s failed", job_id)
-        services.job_fail(job_id, error=f"{type(exc).__name__}: {exc}")
+        jobs.job_fail(job_id, error=f"{type(exc).__name__}: {exc}")
         raise
     finally:
-        services.claim_owner.reset(owner)
+        jobs.claim_owner.reset(owner)
 
 
-def _wait_for_holder(task, busy: services.JobBusy, waits: int) -> None:
+def _wait_for_holder(task, busy: jobs.JobBusy, waits: int) -> None:
     """Another worker runs the job: come back just after its heartbeat would be stale. By then that worker has
     finished (the retry finds the job done and stops) or it died (the retry takes the job over)."""
     if task.request.is_eager:
@@ -105,8 +106,6 @@ def fit_prior(self, job_id: int, waits: int = 0):
 
 @shared_task(name="amplification.tasks.compute_prizes", **TASK)
 def compute_prizes(self, job_id: int, waits: int = 0):
-    from forecasts import prizes
-
     return _run(self, prizes.prizes_compute_job, job_id, waits)
 
 
@@ -119,12 +118,5 @@ def questions_close_due() -> int:
 @shared_task(name="amplification.tasks.jobs_requeue_stale")
 def jobs_requeue_stale() -> list[int]:
     close_old_connections()
-    return services.jobs_requeue()
+    return jobs.jobs_requeue()
 
-
-TASK_FOR_KIND = {
-    "score": score_question,
-    "aggregate": refresh_aggregate,
-    "fit_prior": fit_prior,
-    "prizes": compute_prizes,
-}

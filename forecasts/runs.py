@@ -1,7 +1,7 @@
-"""The Django side of the numerics: load rows as arrays, run the engine, write the results back.
+"""Engine runs on stored rows: load them as arrays, run the engine, write the results back.
 
 This is the one place where stored rows turn into numpy arrays and back. The job bodies here are what the Celery
-tasks in tasks.py call; each is idempotent: results are written with upserts keyed on what they describe (the
+tasks in forecasts/tasks.py call; each is idempotent: results are written with upserts keyed on what they describe (the
 prediction for a score, the question for an aggregate), so a re-run after a crash leaves the same rows.
 """
 
@@ -19,8 +19,12 @@ from amplification.grid import N_POINTS
 from amplification.pooling import linear_pool
 from amplification.scoring import score_predictions
 from amplification.ties import competition_ranks
-from forecasts import services
-from forecasts.models import Aggregate, Job, Posterior, Prediction, Prior, Question, Score, Status
+
+from .audit import audit
+from .jobs import job_claim, job_finish, job_progress
+from .models import Aggregate, Job, Posterior, Prediction, Prior, Question, Score, Status
+from .services import question_locked
+from .stored import distribution_fields, fields_from_cdf
 
 log = logging.getLogger(__name__)
 
@@ -113,19 +117,19 @@ def _write_scores_generic(question_id: int, columns: dict[str, np.ndarray]) -> N
 
 def question_score(*, job_id: int) -> dict | None:
     """Score every current prediction of the job's question against the posterior, and refresh the aggregate."""
-    if not services.job_claim(job_id):
+    if not job_claim(job_id):
         return None  # done or failed already (a job running in a live worker raises JobBusy instead)
     job = Job.objects.select_related("question").get(pk=job_id)
     question = job.question
     if question.status == Status.AWARDED:
         # Scores are frozen once prizes are awarded; a late duplicate delivery changes nothing.
-        services.job_finish(job_id, result={"skipped": "question already awarded"})
+        job_finish(job_id, result={"skipped": "question already awarded"})
         return None
     posterior = Posterior.objects.get(question=question)
     prior = Prior.objects.get(question=question)
     ids, authors, cdfs = current_cdfs(question.pk)
     n = len(ids)
-    services.job_progress(job_id, done=0, total=n)
+    job_progress(job_id, done=0, total=n)
 
     scores = score_predictions(
         cdfs, posterior.cdf, prior.cdf, open_lower=question.open_lower, open_upper=question.open_upper,
@@ -140,16 +144,17 @@ def question_score(*, job_id: int) -> dict | None:
     for start in range(0, n, chunk):
         with transaction.atomic():
             write(question.pk, {name: column[start : start + chunk] for name, column in columns.items()})
-        services.job_progress(job_id, done=min(n, start + chunk), total=n)
-    # A prediction that stopped being current (it cannot after close, but an admin may edit) keeps no stale score.
+        job_progress(job_id, done=min(n, start + chunk), total=n)
+    # A prediction that stopped being current keeps no stale score. None can after close, but a re-run after a
+    # restore from backup could meet one.
     Score.objects.filter(question=question, prediction__is_current=False).delete()
 
     aggregate_store(question=question, ids=ids, cdfs=cdfs, posterior=posterior, prior=prior)
     now = timezone.now()
     with transaction.atomic():
         if Question.objects.filter(pk=question.pk, status=Status.RESOLVED).update(status=Status.SCORED, scored_at=now):
-            services.audit(action="scores.compute", question=question, job=job_id, predictions=n)
-        services.job_finish(job_id, result={"scored": n})
+            audit(action="scores.compute", question=question, job=job_id, predictions=n)
+        job_finish(job_id, result={"scored": n})
     return {"scored": n}
 
 
@@ -159,12 +164,12 @@ def aggregate_store(*, question: Question, ids, cdfs: np.ndarray, posterior=None
         Aggregate.objects.filter(question=question).delete()
         return None
     pooled = linear_pool(cdfs)
-    fields = services._fields_from_cdf(pooled, question.domain, spec={"type": "cdf", "cdf": pooled.tolist()})
+    fields = fields_from_cdf(pooled, question.domain, spec={"type": "cdf", "cdf": pooled.tolist()})
     with transaction.atomic():
         # Under the question's row lock, the posterior is read where the row is written: a refresh that raced the
         # scoring job (it read "no posterior", then wrote after the scoring job had stored the scores) would
         # otherwise leave the pooled forecast without scores for good.
-        services.question_locked(question)
+        question_locked(question)
         posterior = posterior if posterior is not None else Posterior.objects.filter(question=question).first()
         prior = prior if prior is not None else Prior.objects.filter(question=question).first()
         agg_scores = None
@@ -184,23 +189,23 @@ def aggregate_store(*, question: Question, ids, cdfs: np.ndarray, posterior=None
 
 
 def aggregate_refresh(*, job_id: int) -> dict | None:
-    if not services.job_claim(job_id):
+    if not job_claim(job_id):
         return None
     job = Job.objects.select_related("question").get(pk=job_id)
     ids, _, cdfs = current_cdfs(job.question_id)
-    services.job_progress(job_id, done=0, total=len(ids))
+    job_progress(job_id, done=0, total=len(ids))
     aggregate_store(question=job.question, ids=ids, cdfs=cdfs)
-    services.job_finish(job_id, result={"pooled": len(ids)})
+    job_finish(job_id, result={"pooled": len(ids)})
     return {"pooled": len(ids)}
 
 
 def prior_fit(*, job_id: int) -> dict | None:
     """Recompute the stored prior's canonical form from its spec (after an engine upgrade, or an import)."""
-    if not services.job_claim(job_id):
+    if not job_claim(job_id):
         return None
     job = Job.objects.select_related("question").get(pk=job_id)
     prior = Prior.objects.get(question=job.question)
-    fields = services.distribution_fields(spec=prior.spec, domain=job.question.domain)
+    fields = distribution_fields(spec=prior.spec, domain=job.question.domain)
     Prior.objects.filter(pk=prior.pk).update(**fields)
-    services.job_finish(job_id, result={"fitted": 1})
+    job_finish(job_id, result={"fitted": 1})
     return {"fitted": 1}

@@ -1,0 +1,46 @@
+"""Sizes and bounds of what a client may send, in one place. Serializers and forms read them to describe their
+fields; the services enforce them. The engine's own limits (points in a spec, mixture depth, the largest pool and
+prize power) live in amplification/ and are re-exported here so no caller writes a number twice."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from amplification import allocation
+from amplification.grid import MAX_POINTS
+
+# Questions
+MAX_TITLE = 300
+MAX_DESCRIPTION = 50_000
+MAX_UNIT = 100
+
+# Evidence
+MAX_EVIDENCE_BODY = 20_000
+MAX_SOURCES = 20
+MAX_SOURCE_URL = 2000
+
+# Predictions and posteriors
+MAX_PREDICTION_EVIDENCE = 200  # evidence ids a prediction may cite
+MAX_INFLUENCE = 10_000  # influence entries in one posterior
+MAX_INFLUENCE_NOTE = 2000
+MAX_SPEC_POINTS = MAX_POINTS
+
+# Prizes. A DecimalField(max_digits=14, decimal_places=2) holds at most 12 digits before the point; the engine's
+# allocation refuses larger pools with the same bound.
+MONEY_DIGITS, MONEY_PLACES = 14, 2
+MAX_POOL: Decimal = allocation.MAX_POOL
+MAX_SHARES = 1000
+MAX_POWER = allocation.MAX_POWER
+CURRENCY_LEN = 3
+MAX_COMPETITION_QUESTIONS = 1000
+MAX_COMPETITION_NAME = 200
+
+# Accounts: Django's own username alphabet, said in words a person can act on.
+USERNAME_PATTERN = re.compile(r"^[\w.@+-]+\Z")
+USERNAME_RULE = "may contain only letters, digits and @/./+/-/_"
+MAX_USERNAME = 150
+MAX_PASSWORD = 128
+
+# Ids typed into page forms or sent in JSON: positive and within PostgreSQL's bigint.
+MAX_ID = 2**63 - 1
