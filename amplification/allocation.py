@@ -463,7 +463,9 @@ def proportional_skill(
 
 
 def evidence_proportional(pool: Decimal, weights: Mapping[str, float | Decimal]) -> dict[str, Decimal]:
-    """Split ``pool`` in proportion to the expert's influence weights (finite, >= 0); see ``split_largest_remainder``."""
+    """Split ``pool`` in proportion to the expert's influence weights (finite, >= 0).
+
+    See ``split_largest_remainder``."""
     return split_largest_remainder(pool, weights)
 
 

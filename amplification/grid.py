@@ -131,7 +131,8 @@ class Domain:
         return np.where(inside, np.clip(x, self.lower, self.upper), x)
 
     def parse_x(self, value: object, path: str) -> float:
-        """A value on the question's axis from a spec: an ISO date on the date scale, else a finite number (> 0 on log)."""
+        """A value on the question's axis from a spec: an ISO date on the date scale, else a finite number (> 0 on
+        a log scale)."""
         if self.scale == "date":
             return parse_date(value, path)
         number = parse_number(value, path)

@@ -99,7 +99,8 @@ def main() -> None:
 
     t_loop = best_of(lambda: naive_scores(preds[:LOOP_N], posterior, prior), repeat=3)
     t_loop_full = t_loop * N / LOOP_N
-    print(f"2. per-prediction scipy loop: {t_loop:.3f} s for {LOOP_N:,} -> {t_loop_full:.1f} s for {N:,} (extrapolated);"
+    print(f"2. per-prediction scipy loop: {t_loop:.3f} s for {LOOP_N:,} -> {t_loop_full:.1f} s for {N:,}"
+          " (extrapolated);"
           f" speed-up {t_loop_full / t_score:.0f}x  (target >= 100x)")
 
     t_sum = best_of(lambda: preds.sum())

@@ -131,7 +131,7 @@ def seed(n: int):
             for author_id, cdf in zip(author_ids[start : start + batch], cdfs, strict=True):
                 # bytea in COPY text format: \x<hex>, its backslash escaped.
                 buf.write(f'{{"type": "lognormal", "seeded": true}}\t\\\\x{cdf.tobytes().hex()}\t{float(cdf[0])!r}\t'
-                          f"{float(1.0 - cdf[-1])!r}\t{{}}\t\\N\t[]\t{question.pk}\t{author_id}\t{now}\tt\n")  # fmt: skip
+                          f"{float(1.0 - cdf[-1])!r}\t{{}}\t\\N\t[]\t{question.pk}\t{author_id}\t{now}\tt\n")
             buf.seek(0)
             cur.cursor.copy_expert(
                 f"COPY {predictions_table} (spec, cdf_bytes, mass_below, mass_above, summary, fit, notes,"
@@ -259,7 +259,8 @@ def main() -> None:
     question = seed(args.n)
     workers = wait_for_worker()
     print(f"worker(s): {workers}; FA_SCORE_WRITE_CHUNK={os.environ.get('FA_SCORE_WRITE_CHUNK', '')} "
-          f"(this process: {settings.FA_SCORE_WRITE_CHUNK}); database {settings.DATABASES['default']['NAME']}")  # fmt: skip
+          f"(this process: {settings.FA_SCORE_WRITE_CHUNK}); "
+          f"database {settings.DATABASES['default']['NAME']}")
 
     cold, row = time_job(question)
     print(f"n={args.n}: first job on a fresh worker (warm-up, not counted): {cold:.3f}s")

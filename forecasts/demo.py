@@ -1,4 +1,4 @@
-"""The two reference scenarios of DESIGN.md as demo data: finished competitions a new user can look through.
+"""The two reference scenarios of docs/design.md as demo data: finished competitions a new user can look through.
 
 The numbers follow the 2020 runs: the compute question's prior had a median near 1e13 PF/s-days and the posterior a
 median near 1e9 with a mode near 1e8; the AGI-researchers question's prior put 0.1% on "already" and 35% on "after

@@ -313,7 +313,8 @@ class AuditEvent(models.Model):
     """Append-only record of every step that changes a question, its scores or its prizes."""
 
     at = models.DateTimeField(default=timezone.now)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+")
     question = models.ForeignKey(Question, on_delete=models.CASCADE, null=True, blank=True, related_name="audit")
     action = models.CharField(max_length=50)
     data = models.JSONField(default=dict, blank=True)

@@ -10,6 +10,7 @@ user) and **organizers** (`is_staff`, or members of the group `organizers`).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeAlias
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q
@@ -31,7 +32,7 @@ SCORED_STATES = (Status.SCORED, Status.AWARDED)
 PRIOR_EDITABLE = (Status.DRAFT, Status.OPEN)
 ACCEPTING = (Status.OPEN,)
 
-User = AbstractBaseUser | AnonymousUser
+User: TypeAlias = AbstractBaseUser | AnonymousUser
 
 
 # --- roles ----------------------------------------------------------------------------------------------------------

@@ -83,7 +83,8 @@ def _money_arg(value: Any, field: str) -> Decimal:
 
 def _currency_arg(currency: str | None) -> str:
     currency = settings.FA_CURRENCY if currency in (None, "") else currency
-    if not isinstance(currency, str) or len(currency) != CURRENCY_LEN or not currency.isascii() or not currency.isalpha():
+    if (not isinstance(currency, str) or len(currency) != CURRENCY_LEN or not currency.isascii()
+            or not currency.isalpha()):
         raise Invalid.field("currency", "must be a 3-letter ISO 4217 code such as USD")
     return currency.upper()
 

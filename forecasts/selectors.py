@@ -82,8 +82,8 @@ def allocation_awarded(question: Question) -> PrizeAllocation | None:
 
 
 def allocation_detail(pk: int) -> PrizeAllocation:
-    return PrizeAllocation.objects.select_related("question", "created_by", "awarded_by").prefetch_related("payouts__user").get(
-        pk=pk)
+    return (PrizeAllocation.objects.select_related("question", "created_by", "awarded_by")
+            .prefetch_related("payouts__user").get(pk=pk))
 
 
 def question_leaderboard(question: Question) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """The writes of a question's lifecycle (create, prior, open, close, evidence, predictions, posterior) and accounts.
 
 Who may make each write is asked of forecasts.permissions; prizes are written by forecasts.prizes, engine runs by
-forecasts.runs, and jobs are queued through forecasts.jobs. Functions are named <entity>_<action> and take keyword-only arguments. Each runs in one transaction, so a refused
-or failed call leaves nothing half-written. Background work is recorded as a Job row and sent to Celery only once
-the transaction that created it has committed.
+forecasts.runs, and jobs are queued through forecasts.jobs. Functions are named <entity>_<action> and take
+keyword-only arguments. Each runs in one transaction, so a refused or failed call leaves nothing half-written.
+Background work is recorded as a Job row and sent to Celery only once the transaction that created it has committed.
 """
 
 from __future__ import annotations
@@ -258,7 +258,7 @@ def _aggregate_refresh_soon(question: Question) -> None:
 def _validate_influence(question: Question, influence: Sequence[dict]) -> list[Influence]:
     if len(influence) > limits.MAX_INFLUENCE:
         raise Invalid.field("influence", f"at most {limits.MAX_INFLUENCE} entries")
-    seen: set[int] = set()
+    seen: set[object] = set()
     author_of = dict(Evidence.objects.filter(question=question).values_list("pk", "author_id"))
     rows = []
     for i, item in enumerate(influence):
@@ -307,7 +307,7 @@ def posterior_publish(*, question: Question, user, spec: Any, influence: Sequenc
     return posterior
 
 
-# --- accounts ----------------------------------------------------------------------------------------------------------
+# --- accounts ---------------------------------------------------------------------------------------------------
 
 
 USERNAME_TAKEN = "is already taken"

@@ -41,7 +41,8 @@ class BoundField(serializers.Field):
         return value
 
 
-@extend_schema_field({"type": "object", "additionalProperties": True, "description": "A distribution spec (see DESIGN.md)"})
+@extend_schema_field({"type": "object", "additionalProperties": True,
+                     "description": "A distribution spec (see docs/design.md)"})
 class SpecField(serializers.JSONField):
     def to_internal_value(self, data):
         if not isinstance(data, dict):

@@ -1,4 +1,4 @@
-"""HTTP API (contract in DESIGN.md). Views parse input, call one service, and shape the output."""
+"""HTTP API (contract in docs/design.md). Views parse input, call one service, and shape the output."""
 
 from __future__ import annotations
 
@@ -129,7 +129,8 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(s.EvidenceSerializer(evidence).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(methods=["GET"], request=None, responses={200: s.PredictionSerializer(many=True)})
-    @extend_schema(methods=["POST"], request=s.PredictionInSerializer, responses={201: s.PredictionSerializer, **ERRORS})
+    @extend_schema(methods=["POST"], request=s.PredictionInSerializer,
+                   responses={201: s.PredictionSerializer, **ERRORS})
     @action(detail=True, methods=["get", "post"], pagination_class=None)
     def predictions(self, request, pk=None):
         question = self.get_object()

@@ -1,4 +1,4 @@
-"""The demo data reproduces the two reference runs of DESIGN.md."""
+"""The demo data reproduces the two reference runs of docs/design.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The whole competition through the HTTP API, for both reference scenarios of DESIGN.md.
+"""The whole competition through the HTTP API, for both reference scenarios of docs/design.md.
 
 A commenter whose predicted posterior is close to the expert's real posterior must rank above one who predicted no
 change, who must rank above one who moved the wrong way.

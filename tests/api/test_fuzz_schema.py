@@ -37,7 +37,8 @@ def fuzz_world(db, make_user, request):
     return {
         "question": question,
         "evidence": evidence,
-        "tokens": {"expert": Token.objects.create(user=expert).key, "commenter": Token.objects.create(user=commenter).key},
+        "tokens": {"expert": Token.objects.create(user=expert).key,
+                   "commenter": Token.objects.create(user=commenter).key},
     }
 
 

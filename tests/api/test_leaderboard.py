@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from forecasts.models import Score
-from tests.api.conftest_prizes import (
+from tests.builders import (
     AS_INTERVAL,
     AS_QUANTILES,
     CLOSE,
@@ -18,7 +18,6 @@ from tests.api.conftest_prizes import (
     PRIZES,
     WRONG_WAY,
     build_scored_question,
-    scored_question_fixture,  # noqa: F401 - registers the fixture `scored_question`
 )
 
 pytestmark = pytest.mark.django_db

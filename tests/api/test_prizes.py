@@ -13,15 +13,13 @@ from django.utils import timezone
 from amplification import allocation
 from forecasts import prizes, runs, services
 from forecasts.models import Job, Payout, Prediction, PrizeAllocation, Question, Score, Status
-from tests.api.conftest_prizes import (
+from tests.builders import (
     AS_INTERVAL,
     AS_QUANTILES,
     CLOSE,
     PRIZES,
     WRONG_WAY,
     build_scored_question,
-    scored_question_fixture,  # noqa: F401 - registers the fixture `scored_question`
-    staff_fixture,  # noqa: F401 - registers the fixture `staff`
 )
 from tests.factories import EvidenceFactory
 

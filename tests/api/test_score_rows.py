@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from forecasts.models import Prediction, Question, Score
-from tests.api.conftest_prizes import (
+from tests.builders import (
     AS_INTERVAL,
     AS_QUANTILES,
     CLOSE,

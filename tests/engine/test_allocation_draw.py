@@ -259,3 +259,32 @@ def test_it_excludes_zero_weights_of_any_type():
     transcript = draw_transcript(SEED, {"a": "0", "b": 0, "c": 0.0, "d": "0.000001"})
     assert transcript["excluded"] == ["a", "b", "c"]
     assert transcript["winner"] == "d"
+
+
+def _docs_r(seed: str, entries: list[tuple[str, int]]) -> int:
+    """r exactly as docs/prizes.md computes it, with the standard library only."""
+    total = sum(units for _, units in entries)
+    message = seed + "\n" + "\n".join(f"{key}:{units}" for key, units in entries)
+    limit, counter = 2**256 - 2**256 % total, 0
+    while True:
+        value = int.from_bytes(hashlib.sha256(f"{message}\n{counter}".encode()).digest(), "big")
+        if value < limit:
+            return value % total
+        counter += 1
+
+
+def test_it_draws_the_next_comment_when_r_equals_a_running_total():
+    # Weights of one and two millionths are 1 and 2 units: running totals 1 and 3, so r is 0, 1 or 2. docs/prizes.md:
+    # the winner is the first entry whose running total is GREATER than r, so r = 1 (equal to a's total) draws b.
+    weights = {"a": "0.000001", "b": "0.000002"}
+    seeds = (f"{i:064x}" for i in range(1000))
+    seed = next(s for s in seeds if _docs_r(s, [("a", 1), ("b", 2)]) == 1)
+    transcript = draw_transcript(seed, weights)
+    assert (transcript["r"], transcript["total"]) == (1, 3)
+    assert transcript["winner"] == "b"
+
+
+def test_it_draws_the_first_comment_when_r_is_below_its_running_total():
+    weights = {"a": "0.000001", "b": "0.000002"}
+    seed = next(f"{i:064x}" for i in range(1000) if _docs_r(f"{i:064x}", [("a", 1), ("b", 2)]) == 0)
+    assert draw_winner(seed, weights) == "a"

@@ -93,7 +93,8 @@ def histogram_specs(draw, domain):
     edges = [domain.format_x(domain.lower) if i == 0 and domain.scale == "date" else e for i, e in enumerate(edges)]
     parsed = [domain.parse_x(e, "e") for e in edges]
     pairs = [(a, b) for a, b, pa, pb in zip(edges, edges[1:], parsed, parsed[1:], strict=False) if pb > pa]
-    pairs = [(a, b) for a, b in pairs if domain.lower <= domain.parse_x(a, "a") and domain.parse_x(b, "b") <= domain.upper]
+    pairs = [(a, b) for a, b in pairs
+             if domain.lower <= domain.parse_x(a, "a") and domain.parse_x(b, "b") <= domain.upper]
     if not pairs:
         pairs = [(domain.format_x(domain.lower), domain.format_x(domain.upper))]
     raw = draw(st.lists(st.floats(0.0, 1.0), min_size=len(pairs), max_size=len(pairs)))

@@ -208,7 +208,7 @@ def test_influence_weights_and_notes_show_once_published(web, expert, alice, bob
 def test_evidence_payouts_link_to_their_evidence(web, django_capture_on_commit_callbacks, expert, alice, bob,
                                                  organizer):
     from forecasts.prizes import prizes_award, prizes_draft
-    from tests.api.conftest_prizes import CLOSE, NO_CHANGE, PRIZES, build_scored_question
+    from tests.builders import CLOSE, NO_CHANGE, PRIZES, build_scored_question
 
     question = build_scored_question(django_capture_on_commit_callbacks, expert=expert,
                                      predictions={alice: CLOSE, bob: NO_CHANGE}, evidence={alice: 3.0, bob: 1.0})
@@ -332,7 +332,7 @@ def test_closes_at_is_labelled_and_read_as_utc(web, expert, settings):
 
 @pytest.fixture
 def scored(django_capture_on_commit_callbacks, expert, alice, bob):
-    from tests.api.conftest_prizes import CLOSE, NO_CHANGE, build_scored_question
+    from tests.builders import CLOSE, NO_CHANGE, build_scored_question
 
     return build_scored_question(django_capture_on_commit_callbacks, expert=expert,
                                  predictions={alice: CLOSE, bob: NO_CHANGE}, evidence={alice: 3.0, bob: 1.0})
@@ -350,7 +350,8 @@ def test_an_organizer_drafts_and_awards_prizes_on_the_page(web, organizer, score
     assert response.status_code == 302
     draft = scored.allocations.get()
     html = page(client, scored)
-    award = html[html.index(f'aria-label="Award draft #{draft.pk}"') - 600:html.index(f'aria-label="Award draft #{draft.pk}"')]
+    at = html.index(f'aria-label="Award draft #{draft.pk}"')
+    award = html[at - 600:at]
     assert "confirm(" in award and "disabled = true" in award
     response = act(client, scored, "award", {"allocation": str(draft.pk)})
     scored.refresh_from_db()

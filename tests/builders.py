@@ -1,8 +1,8 @@
-"""Scored questions built through the services, for the prize, leaderboard and audit tests.
+"""Scored questions built through the services, for the prize, leaderboard, audit and page tests.
 
-Imported explicitly by those modules (the fixtures as ``*_fixture``, registered under their short names);
-tests/conftest.py has the personas: expert, alice, bob, carol, organizer, outsider, client_for. With eager tasks the scoring job runs when the transaction commits, so building runs inside
-``django_capture_on_commit_callbacks(execute=True)``.
+The fixtures made from these are in tests/api/conftest.py; tests/conftest.py has the personas (expert, alice, bob,
+carol, organizer, outsider, client_for). With eager tasks the scoring job runs when the transaction commits, so
+building runs inside ``django_capture_on_commit_callbacks(execute=True)``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
@@ -63,18 +62,3 @@ def build_scored_question(
     question.refresh_from_db()
     assert question.status == Status.SCORED, question.jobs.values_list("kind", "state", "error")
     return question
-
-
-@pytest.fixture(name="staff")
-def staff_fixture(db):
-    return User.objects.create_user(username="staff", password="pass-word-123", is_staff=True)
-
-
-@pytest.fixture(name="scored_question")
-def scored_question_fixture(django_capture_on_commit_callbacks, expert, alice, bob, carol):
-    """alice predicts close, bob predicts no change, carol the wrong way; the expert weighs their comments 3:1:0."""
-    return build_scored_question(
-        django_capture_on_commit_callbacks, expert=expert,
-        predictions={alice: CLOSE, bob: NO_CHANGE, carol: WRONG_WAY},
-        evidence={alice: 3.0, bob: 1.0, carol: 0.0},
-    )
