@@ -30,6 +30,7 @@ TASK_NAMES = {
     Job.Kind.AGGREGATE: "amplification.tasks.refresh_aggregate",
     Job.Kind.FIT_PRIOR: "amplification.tasks.fit_prior",
     Job.Kind.PRIZES: "amplification.tasks.compute_prizes",
+    Job.Kind.OUTCOME: "amplification.tasks.score_outcome",
 }
 
 

@@ -217,12 +217,75 @@ class Score(models.Model):
         return f"score of prediction {self.prediction_id}: rank {self.rank}"
 
 
+class Outcome(models.Model):
+    """The true value, once the world resolves the question: recorded once, beside the status (it does not change it).
+
+    `value` is what was given (a number, an ISO date, "below", "above" or "annulled"); `x` the same number in internal
+    units (days since 1970 on a date scale), null for "below", "above" and "annulled"; `bucket` the index of the 202
+    masses it falls in (Metaculus's placement, amplification.outcomes), null when annulled.
+    """
+
+    question = models.OneToOneField(Question, on_delete=models.CASCADE, related_name="outcome")
+    value = models.JSONField()
+    x = models.FloatField(null=True, blank=True)
+    bucket = models.PositiveSmallIntegerField(null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"outcome of question {self.question_id}: {self.value!r}"
+
+    @property
+    def annulled(self) -> bool:
+        return self.value == ANNULLED
+
+
+ANNULLED = "annulled"
+
+
+class OutcomeScore(models.Model):
+    """One forecast of a question scored against its outcome; keyed on (question, forecast, prediction) so re-runs
+    upsert. The prior, posterior and pool have no prediction (and no author, and no peer score)."""
+
+    class Forecast(models.TextChoices):
+        PRIOR = "prior"
+        POSTERIOR = "posterior"
+        POOL = "pool"
+        PREDICTION = "prediction"
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="outcome_scores")
+    forecast = models.CharField(max_length=12, choices=Forecast.choices)
+    # Derived rows rebuilt by any re-run, like Score: no constraint on the prediction or author keys (see Score).
+    prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+                                   db_constraint=False, db_index=False)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, null=True, blank=True,
+                               related_name="+", db_constraint=False, db_index=False)
+    log_score = models.FloatField()
+    baseline = models.FloatField()
+    peer = models.FloatField(null=True, blank=True)
+    crps = models.FloatField()
+
+    class Meta:
+        ordering = ["question", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["question", "forecast", "prediction"],
+                                    name="one_outcome_score_per_forecast"),
+            # NULLs are distinct in the key above, so the prior, posterior and pool rows need a key of their own.
+            models.UniqueConstraint(fields=["question", "forecast"], condition=Q(prediction__isnull=True),
+                                    name="one_outcome_score_per_summary_forecast"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.forecast} outcome score on question {self.question_id}"
+
+
 class Job(models.Model):
     class Kind(models.TextChoices):
         FIT_PRIOR = "fit_prior"
         SCORE = "score"
         AGGREGATE = "aggregate"
         PRIZES = "prizes"
+        OUTCOME = "outcome"
 
     class State(models.TextChoices):
         PENDING = "pending"

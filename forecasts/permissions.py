@@ -31,6 +31,11 @@ SCORED_STATES = (Status.SCORED, Status.AWARDED)
 # Statuses in which the prior may still change, and in which evidence and predictions are taken.
 PRIOR_EDITABLE = (Status.DRAFT, Status.OPEN)
 ACCEPTING = (Status.OPEN,)
+# Statuses in which the outcome may be recorded by the expert or an organizer: the posterior is published, so knowing
+# the truth can no longer bend it. An organizer may also record it on a closed question whose expert never published
+# (the expert, who could still publish, may not: an expert who knows the truth cannot write an honest posterior).
+OUTCOME_FROM = CROWD_PUBLIC_FROM
+OUTCOME_ORGANIZER_ALSO = (Status.CLOSED,)
 
 User: TypeAlias = AbstractBaseUser | AnonymousUser
 
@@ -82,6 +87,19 @@ def require_status(question: Question, allowed: Iterable[str], action: str) -> N
         raise Conflict(f"cannot {action} while the question is {question.status} (allowed: {', '.join(allowed)})")
 
 
+def require_outcome_allowed(user: User, question: Question) -> None:
+    """Who may record the outcome, and when (docs/design.md, Outcomes): 403 for the role, 409 for the status."""
+    require_expert_or_organizer(user, question, "record the outcome")
+    if question.status in OUTCOME_FROM:
+        return
+    if question.status in OUTCOME_ORGANIZER_ALSO:
+        if is_organizer(user):
+            return
+        raise Conflict("the outcome is recorded after the posterior is published (an organizer may record it on a "
+                       "closed question whose expert never publishes)")
+    raise Conflict(f"the outcome cannot be recorded while the question is {question.status}")
+
+
 # --- visibility ---------------------------------------------------------------------------------------------------
 
 
@@ -97,9 +115,13 @@ def questions_filter(user: User) -> Q:
 def crowd_visible(question: Question, user: User | None = None) -> bool:
     """May anyone see everyone's predictions, the pooled forecast and the influence weights?
 
-    The same answer for every user, organizers and the expert included: the crowd is public from the posterior on.
+    The same answer for every user, organizers and the expert included: the crowd is public from the posterior on,
+    or once an organizer has recorded the outcome of a closed question whose expert never published (no posterior
+    can follow it, so there is nothing left to anchor).
     """
-    return question.status in CROWD_PUBLIC_FROM
+    if question.status in CROWD_PUBLIC_FROM:
+        return True
+    return question.status == Status.CLOSED and hasattr(question, "outcome")
 
 
 def scores_visible(question: Question) -> bool:
@@ -151,6 +173,12 @@ def can_close(user: User, question: Question) -> bool:
 
 def can_draft_prizes(user: User, question: Question) -> bool:
     return question.status == Status.SCORED and is_organizer(user)
+
+
+def can_record_outcome(user: User, question: Question) -> bool:
+    if not may_step(user, question) or hasattr(question, "outcome"):
+        return False
+    return question.status in OUTCOME_FROM or (question.status in OUTCOME_ORGANIZER_ALSO and is_organizer(user))
 
 
 def can_read_audit(user: User) -> bool:

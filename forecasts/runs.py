@@ -16,21 +16,37 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from amplification.grid import N_POINTS
+from amplification.outcomes import peer_scores, place_outcome, score_outcome
 from amplification.pooling import linear_pool
 from amplification.scoring import score_predictions
 from amplification.ties import competition_ranks
 
 from .audit import audit
 from .jobs import job_claim, job_finish, job_progress
-from .models import Aggregate, Job, Posterior, Prediction, Prior, Question, Score, Status
+from .models import (
+    Aggregate,
+    Job,
+    Outcome,
+    OutcomeScore,
+    Posterior,
+    Prediction,
+    Prior,
+    Question,
+    Score,
+    Status,
+)
 from .services import question_locked
 from .stored import distribution_fields, fields_from_cdf
 
 log = logging.getLogger(__name__)
 
 
-def current_cdfs(question_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(prediction ids, author ids, (n, 201) CDFs) of the current predictions, in one query, ordered by id."""
+def current_cdfs(question_id: int, *, lead: tuple[np.ndarray, ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(prediction ids, author ids, (len(lead) + n, 201) CDFs) of the current predictions, in one query, ordered by id.
+
+    `lead`: CDFs to stack above the predictions' rows (the outcome job scores the prior, posterior and pool in the same
+    engine pass); they are joined with the rows' bytes, so the stack costs no second copy of 100,000 rows.
+    """
     table = Prediction._meta.db_table
     with connection.cursor() as cursor:
         # A plain cursor, not the ORM: 100,000 rows of 1.6 KB come back without building model tuples.
@@ -39,11 +55,14 @@ def current_cdfs(question_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             [question_id],
         )
         rows = cursor.fetchall()
+    head = [np.ascontiguousarray(cdf, dtype=np.float64).tobytes() for cdf in lead]
     if not rows:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, N_POINTS))
+        stacked = np.frombuffer(b"".join(head), dtype=np.float64).reshape(len(head), N_POINTS)
+        return np.empty(0, np.int64), np.empty(0, np.int64), stacked
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     authors = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-    cdfs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float64).reshape(len(rows), N_POINTS)
+    joined = b"".join(head + [r[2] for r in rows])
+    cdfs = np.frombuffer(joined, dtype=np.float64).reshape(len(head) + len(rows), N_POINTS)
     return ids, authors, cdfs
 
 
@@ -61,47 +80,58 @@ SCORE_COLUMNS = {
     "wasserstein": ("float8", ">f8"), "rank": ("integer", ">i4"),
 }
 SCORE_VALUES = ["kl", "log_score", "skill", "crps", "wasserstein", "rank"]  # what a re-run overwrites
-# One row of PostgreSQL's binary COPY format for score_load: a field count, then each field as (length, value).
-# Building the whole buffer is a few numpy assignments, and float8 travels bit for bit (no text round trip).
-_SCORE_COPY_ROW = np.dtype(
-    [("nfields", ">i2")]
-    + [field for i, (name, (_, binary)) in enumerate(SCORE_COLUMNS.items())
-       for field in ((f"len{i}", ">i4"), (name, binary))]
-)
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 _COPY_TRAILER = b"\xff\xff"
 
 
-def _score_copy_buffer(columns: dict[str, np.ndarray]) -> io.BytesIO:
-    n = len(columns["prediction_id"])
-    data = np.empty(n, dtype=_SCORE_COPY_ROW)
-    data["nfields"] = len(SCORE_COLUMNS)
-    for i, name in enumerate(SCORE_COLUMNS):
-        data[f"len{i}"] = _SCORE_COPY_ROW[name].itemsize
+def _copy_row_dtype(spec: dict[str, tuple[str, str]]) -> np.dtype:
+    """One row of PostgreSQL's binary COPY format: a field count, then each field as (length, value). Building the
+    whole buffer is a few numpy assignments, and float8 travels bit for bit (no text round trip)."""
+    return np.dtype(
+        [("nfields", ">i2")]
+        + [field for i, (name, (_, binary)) in enumerate(spec.items())
+           for field in ((f"len{i}", ">i4"), (name, binary))]
+    )
+
+
+def _copy_buffer(spec: dict[str, tuple[str, str]], columns: dict[str, np.ndarray]) -> io.BytesIO:
+    row = _copy_row_dtype(spec)
+    data = np.empty(len(next(iter(columns.values()))), dtype=row)
+    data["nfields"] = len(spec)
+    for i, name in enumerate(spec):
+        data[f"len{i}"] = row[name].itemsize
         data[name] = columns[name]
     return io.BytesIO(_COPY_HEADER + data.tobytes() + _COPY_TRAILER)
 
 
-def _write_scores_postgres(question_id: int, columns: dict[str, np.ndarray]) -> None:
-    """COPY (binary) into a temporary table, then one INSERT .. ON CONFLICT: ~10x faster than row-by-row upserts."""
-    buffer = _score_copy_buffer(columns)
+def _upsert_postgres(*, table: str, spec: dict[str, tuple[str, str]], columns: dict[str, np.ndarray],
+                     constants: dict[str, object], conflict: list[str], updates: list[str]) -> None:
+    """COPY (binary) into a temporary table, then one INSERT .. ON CONFLICT: ~10x faster than row-by-row upserts.
+    `constants` are the columns every row shares (the question), sent once as parameters."""
+    buffer = _copy_buffer(spec, columns)
     with connection.cursor() as cursor:
-        # Scores can always be recomputed, so a chunk's commit need not wait for its WAL flush (~0.07 s a chunk of
-        # 10,000 here). WAL is flushed in order: once job_finish commits (synchronously), every chunk before it is
+        # Derived rows can always be recomputed, so a chunk's commit need not wait for its WAL flush (~0.07 s a chunk
+        # of 10,000 here). WAL is flushed in order: once job_finish commits (synchronously), every chunk before it is
         # durable too; a crash before that leaves the job unfinished, and it is run again.
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        types = ", ".join(f"{name} {sql}" for name, (sql, _) in SCORE_COLUMNS.items())
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS score_load ({types}) ON COMMIT DROP")
-        cursor.cursor.copy_expert("COPY score_load FROM STDIN WITH (FORMAT binary)", buffer)
-        table = Score._meta.db_table
-        names = ", ".join(SCORE_COLUMNS)
-        updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in SCORE_VALUES)
+        types = ", ".join(f"{name} {sql}" for name, (sql, _) in spec.items())
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS copy_load ({types}) ON COMMIT DROP")
+        cursor.cursor.copy_expert("COPY copy_load FROM STDIN WITH (FORMAT binary)", buffer)
+        names = ", ".join(spec)
+        fixed = ", ".join(constants)
+        placeholders = ", ".join(["%s"] * len(constants))
+        sets = ", ".join(f"{name} = EXCLUDED.{name}" for name in updates)
         cursor.execute(
-            f"INSERT INTO {table} (question_id, {names}) SELECT %s, {names} FROM score_load"
-            f" ON CONFLICT (prediction_id) DO UPDATE SET {updates}",
-            [question_id],
+            f"INSERT INTO {table} ({fixed}, {names}) SELECT {placeholders}, {names} FROM copy_load"
+            f" ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {sets}",
+            list(constants.values()),
         )
-        cursor.execute("DROP TABLE score_load")
+        cursor.execute("DROP TABLE copy_load")
+
+
+def _write_scores_postgres(question_id: int, columns: dict[str, np.ndarray]) -> None:
+    _upsert_postgres(table=Score._meta.db_table, spec=SCORE_COLUMNS, columns=columns,
+                     constants={"question_id": question_id}, conflict=["prediction_id"], updates=SCORE_VALUES)
 
 
 def _write_scores_generic(question_id: int, columns: dict[str, np.ndarray]) -> None:
@@ -197,6 +227,88 @@ def aggregate_refresh(*, job_id: int) -> dict | None:
     aggregate_store(question=job.question, ids=ids, cdfs=cdfs)
     job_finish(job_id, result={"pooled": len(ids)})
     return {"pooled": len(ids)}
+
+
+# The columns of an OutcomeScore row that the outcome job writes for the predictions (see SCORE_COLUMNS).
+OUTCOME_SCORE_COLUMNS = {
+    "prediction_id": ("bigint", ">i8"), "author_id": ("bigint", ">i8"), "log_score": ("float8", ">f8"),
+    "baseline": ("float8", ">f8"), "peer": ("float8", ">f8"), "crps": ("float8", ">f8"),
+}
+OUTCOME_SCORE_VALUES = ["author_id", "log_score", "baseline", "peer", "crps"]
+
+
+def _write_outcome_scores_postgres(question_id: int, columns: dict[str, np.ndarray]) -> None:
+    _upsert_postgres(
+        table=OutcomeScore._meta.db_table, spec=OUTCOME_SCORE_COLUMNS, columns=columns,
+        constants={"question_id": question_id, "forecast": str(OutcomeScore.Forecast.PREDICTION)},
+        conflict=["question_id", "forecast", "prediction_id"], updates=OUTCOME_SCORE_VALUES,
+    )
+
+
+def _write_outcome_scores_generic(question_id: int, columns: dict[str, np.ndarray]) -> None:
+    rows = zip(*(columns[name].tolist() for name in OUTCOME_SCORE_COLUMNS), strict=True)
+    OutcomeScore.objects.bulk_create(
+        [OutcomeScore(question_id=question_id, forecast=OutcomeScore.Forecast.PREDICTION,
+                      **dict(zip(OUTCOME_SCORE_COLUMNS, row, strict=True))) for row in rows],
+        update_conflicts=True,
+        unique_fields=["question", "forecast", "prediction"],
+        update_fields=OUTCOME_SCORE_VALUES,
+        batch_size=2000,
+    )
+
+
+def outcome_score(*, job_id: int) -> dict | None:
+    """Score the prior, the posterior (if published), the pooled forecast (if any) and every prediction current at
+    close against the recorded outcome, in one engine pass over one stacked array; peer scores over the predictions.
+
+    Idempotent: the prior, posterior and pool rows are upserted on (question, forecast), the predictions' rows on
+    (question, forecast, prediction), so a second run or a duplicate delivery leaves the same rows.
+    """
+    if not job_claim(job_id):
+        return None
+    job = Job.objects.select_related("question").get(pk=job_id)
+    question = job.question
+    outcome = Outcome.objects.filter(question=question).first()
+    if outcome is None or outcome.bucket is None:
+        job_finish(job_id, result={"skipped": "no outcome to score against (annulled)"})
+        return None
+    placed = place_outcome(outcome.value, question.domain)
+    summary = {
+        OutcomeScore.Forecast.PRIOR: Prior.objects.filter(question=question).first(),
+        OutcomeScore.Forecast.POSTERIOR: Posterior.objects.filter(question=question).first(),
+        OutcomeScore.Forecast.POOL: Aggregate.objects.filter(question=question).first(),
+    }
+    present = [(forecast, row) for forecast, row in summary.items() if row is not None]
+    ids, authors, stacked = current_cdfs(question.pk, lead=tuple(row.cdf for _, row in present))
+    k, n = len(present), len(ids)
+    job_progress(job_id, done=0, total=k + n)
+
+    scores = score_outcome(stacked, bucket=placed.bucket, u=placed.u, open_lower=question.open_lower,
+                           open_upper=question.open_upper)
+    with transaction.atomic():
+        for i, (forecast, _) in enumerate(present):
+            OutcomeScore.objects.update_or_create(
+                question=question, forecast=forecast, prediction=None,
+                defaults={"author": None, "log_score": float(scores.log_score[i]),
+                          "baseline": float(scores.baseline[i]), "peer": None, "crps": float(scores.crps[i])},
+            )
+        # A forecast that is gone (no pool any more) keeps no stale row.
+        missing = [forecast for forecast, row in summary.items() if row is None]
+        OutcomeScore.objects.filter(question=question, forecast__in=missing).delete()
+    columns = {"prediction_id": ids, "author_id": authors, "log_score": scores.log_score[k:],
+               "baseline": scores.baseline[k:], "peer": peer_scores(scores.p_outcome[k:]), "crps": scores.crps[k:]}
+    write = _write_outcome_scores_postgres if connection.vendor == "postgresql" else _write_outcome_scores_generic
+    chunk = settings.FA_SCORE_WRITE_CHUNK
+    for start in range(0, n, chunk):
+        with transaction.atomic():
+            write(question.pk, {name: column[start : start + chunk] for name, column in columns.items()})
+        job_progress(job_id, done=k + min(n, start + chunk), total=k + n)
+    OutcomeScore.objects.filter(question=question, forecast=OutcomeScore.Forecast.PREDICTION,
+                                prediction__is_current=False).delete()
+    with transaction.atomic():
+        audit(action="outcome.score", question=question, job=job_id, forecasts=k + n)
+        job_finish(job_id, result={"scored": k + n})
+    return {"scored": k + n}
 
 
 def prior_fit(*, job_id: int) -> dict | None:

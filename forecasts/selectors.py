@@ -11,8 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db.models import Count, QuerySet
 
+from amplification.scoring import score_predictions
 from amplification.ties import competition_ranks
 
 from .errors import NotFound
@@ -22,6 +24,9 @@ from .models import (
     CompetitionAward,
     Evidence,
     Influence,
+    Job,
+    Outcome,
+    OutcomeScore,
     Prediction,
     PrizeAllocation,
     Question,
@@ -31,7 +36,7 @@ from .permissions import SCORED_STATES, crowd_visible, is_organizer, questions_f
 
 
 def questions_visible(user) -> QuerySet[Question]:
-    qs = Question.objects.select_related("expert", "created_by", "prior", "posterior")
+    qs = Question.objects.select_related("expert", "created_by", "prior", "posterior", "outcome")
     return qs.filter(questions_filter(user))
 
 
@@ -154,3 +159,112 @@ def competition_leaderboard(competition: Competition) -> list[dict[str, Any]]:
     for entry, rank in zip(board, ranks.tolist(), strict=True):
         entry["rank"] = rank
     return board
+
+
+# --- the amplification report ---------------------------------------------------------------------------------
+
+SUMMARY_FORECASTS = (OutcomeScore.Forecast.PRIOR, OutcomeScore.Forecast.POSTERIOR, OutcomeScore.Forecast.POOL)
+_FORECAST_ORDER = {name: i for i, name in enumerate([*SUMMARY_FORECASTS, OutcomeScore.Forecast.PREDICTION])}
+
+
+def outcome_of(question: Question) -> Outcome | None:
+    return Outcome.objects.filter(question=question).select_related("recorded_by").first()
+
+
+def outcome_scored(question: Question) -> bool:
+    """The outcome scores show once the outcome job has finished, so nobody reads a half-written set."""
+    return Job.objects.filter(question=question, kind=Job.Kind.OUTCOME, state=Job.State.DONE).exists()
+
+
+def outcome_scores_list(question: Question) -> list[OutcomeScore]:
+    """Prior, posterior, pool, then the predictions by id; empty until the outcome job has finished."""
+    if not outcome_scored(question):
+        return []
+    rows = list(OutcomeScore.objects.filter(question=question).select_related("author"))
+    rows.sort(key=lambda r: (_FORECAST_ORDER[r.forecast], r.prediction_id or 0))
+    return rows
+
+
+def _kl_posterior_prior(question: Question, aggregate) -> float | None:
+    """KL(posterior || prior) in nats, the prior mixed with the scoring's uniform as a prediction is. The pool's
+    stored scores give it as skill + kl (skill = KL(P || prior) - KL(P || pool)); without a pool it is computed."""
+    posterior = getattr(question, "posterior", None)
+    prior = getattr(question, "prior", None)
+    if posterior is None or prior is None:
+        return None
+    if aggregate is not None and aggregate.scores:
+        return aggregate.scores["skill"] + aggregate.scores["kl"]
+    s = score_predictions(prior.cdf[None, :], posterior.cdf, prior.cdf, open_lower=question.open_lower,
+                          open_upper=question.open_upper, uniform_mix=settings.FA_UNIFORM_MIX)
+    return float(s.kl[0])
+
+
+def question_report(question: Question) -> dict[str, Any]:
+    """How much the expert moved, how well the pool anticipated it, and the forecasts scored against the outcome.
+    The caller checks that the crowd is visible (permissions.crowd_visible)."""
+    question = Question.objects.select_related("prior", "posterior").get(pk=question.pk)
+    aggregate = getattr(question, "aggregate", None)
+    pool_scores = aggregate.scores if aggregate is not None else None
+    outcome = outcome_of(question)
+    rows = outcome_scores_list(question)
+    summary = {r.forecast: r for r in rows if r.forecast in SUMMARY_FORECASTS}
+    predictions = [r for r in rows if r.forecast == OutcomeScore.Forecast.PREDICTION]
+    prior_row = summary.get(OutcomeScore.Forecast.PRIOR)
+    beat_prior = None
+    if predictions and prior_row is not None:
+        beat_prior = sum(r.baseline > prior_row.baseline for r in predictions) / len(predictions)
+    n_predictions = (aggregate.n_predictions if aggregate is not None
+                     else question.predictions.filter(is_current=True).count())
+    return {
+        "question": question.pk,
+        "title": question.title,
+        "status": question.status,
+        "kl_posterior_prior": _kl_posterior_prior(question, aggregate),
+        "kl_posterior_pool": pool_scores["kl"] if pool_scores else None,
+        "pool_skill": pool_scores["skill"] if pool_scores else None,
+        "pool_method": aggregate.method if aggregate is not None else None,
+        "n_predictions": n_predictions,
+        "outcome": {"value": outcome.value, "bucket": outcome.bucket} if outcome is not None else None,
+        "annulled": bool(outcome is not None and outcome.annulled),
+        "side_by_side": {
+            name: ({"log_score": r.log_score, "baseline": r.baseline, "crps": r.crps} if (r := summary.get(name))
+                   else None)
+            for name in SUMMARY_FORECASTS
+        },
+        "beat_prior_share": beat_prior,
+        "outcome_scores": rows,
+    }
+
+
+def _mean(values: list[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+REPORT_MEANS = ("kl_posterior_prior", "kl_posterior_pool", "pool_skill", "beat_prior_share")
+
+
+def reports_visible(user) -> list[dict[str, Any]]:
+    """The report of every question whose crowd the user may see, newest first."""
+    return [question_report(q) for q in questions_visible(user) if crowd_visible(q, user)]
+
+
+def report_across(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The means of the per-question figures (over the questions that have each), the mean outcome scores of the
+    prior, posterior and pool, and how often reading the crowd moved the expert toward the truth (posterior baseline
+    > prior baseline)."""
+    means: dict[str, float | None] = {
+        name: _mean([r[name] for r in reports if r[name] is not None]) for name in REPORT_MEANS
+    }
+    for forecast in SUMMARY_FORECASTS:
+        means[f"{forecast}_baseline"] = _mean(
+            [r["side_by_side"][forecast]["baseline"] for r in reports if r["side_by_side"][forecast]]
+        )
+    both = [r["side_by_side"] for r in reports if r["side_by_side"]["prior"] and r["side_by_side"]["posterior"]]
+    return {
+        "n_questions": len(reports),
+        "n_outcomes": sum(r["outcome"] is not None for r in reports),
+        "n_annulled": sum(r["annulled"] for r in reports),
+        "n_outcomes_scored": sum(r["side_by_side"]["prior"] is not None for r in reports),
+        "moved_toward_truth": sum(s["posterior"]["baseline"] > s["prior"]["baseline"] for s in both),
+        "means": means,
+    }

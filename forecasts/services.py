@@ -21,17 +21,20 @@ from django.utils import timezone
 
 from amplification import allocation
 from amplification.errors import SpecError
-from amplification.grid import Domain
+from amplification.grid import Domain, parse_date
+from amplification.outcomes import place_outcome
 
 from . import limits
 from .audit import audit
 from .errors import Conflict, Invalid
 from .jobs import job_enqueue
 from .models import (
+    ANNULLED,
     Endorsement,
     Evidence,
     Influence,
     Job,
+    Outcome,
     Posterior,
     Prediction,
     Prior,
@@ -45,6 +48,7 @@ from .permissions import (
     require_expert_or_organizer,
     require_not_expert,
     require_organizer,
+    require_outcome_allowed,
     require_status,
 )
 from .stored import distribution_fields
@@ -288,6 +292,8 @@ def posterior_publish(*, question: Question, user, spec: Any, influence: Sequenc
     if question.status in (Status.DRAFT, Status.OPEN):
         raise Conflict(f"the posterior can be published only after the question closes (it is {question.status})")
     require_status(question, (Status.CLOSED,), "publish the posterior")
+    if Outcome.objects.filter(question=question).exists():
+        raise Conflict("the outcome is already recorded: a posterior written knowing the truth measures nothing")
     fields = distribution_fields(spec=spec, domain=question.domain)
     influence_rows = _validate_influence(question, influence)
     posterior = Posterior.objects.create(question=question, **fields)
@@ -305,6 +311,46 @@ def posterior_publish(*, question: Question, user, spec: Any, influence: Sequenc
     )
     job_enqueue(question=question, kind=Job.Kind.SCORE)
     return posterior
+
+
+# --- outcome -------------------------------------------------------------------------------------------------------
+
+
+OUTCOME_RECORDED = "the outcome is already recorded; it is recorded once"
+
+
+@transaction.atomic
+def outcome_record(*, question: Question, user, value: Any) -> Outcome:
+    """Record the true value once (docs/design.md, Outcomes) and queue the job that scores every forecast against it.
+
+    `value`: a number (linear and log scales), an ISO date (date scale), "below" / "above" (open sides only) or
+    "annulled" (the question cannot resolve: stored with no bucket, and nothing is scored).
+    """
+    question = question_locked(question)
+    require_outcome_allowed(user, question)
+    if Outcome.objects.filter(question=question).exists():
+        raise Conflict(OUTCOME_RECORDED)
+    x: float | None = None
+    bucket: int | None = None
+    if value != ANNULLED:
+        try:
+            bucket = place_outcome(value, question.domain).bucket
+        except SpecError as exc:
+            raise Invalid({"value": [exc.message]}) from None
+        if value not in ("below", "above"):
+            # place_outcome has checked the kind: an ISO date on a date question, else a finite number.
+            x = parse_date(value, "value") if question.scale == "date" else float(value)
+    try:
+        # Two callers can both pass the check above on a database without row locks (SQLite); the one-to-one key
+        # refuses the second insert, and the savepoint keeps the transaction usable for the same 409.
+        with transaction.atomic():
+            outcome = Outcome.objects.create(question=question, value=value, x=x, bucket=bucket, recorded_by=user)
+    except IntegrityError:
+        raise Conflict(OUTCOME_RECORDED) from None
+    audit(action="outcome.record", actor=user, question=question, value=value, bucket=bucket)
+    if bucket is not None:
+        job_enqueue(question=question, kind=Job.Kind.OUTCOME)
+    return outcome
 
 
 # --- accounts ---------------------------------------------------------------------------------------------------

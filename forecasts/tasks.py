@@ -109,6 +109,11 @@ def compute_prizes(self, job_id: int, waits: int = 0):
     return _run(self, prizes.prizes_compute_job, job_id, waits)
 
 
+@shared_task(name="amplification.tasks.score_outcome", **TASK)
+def score_outcome(self, job_id: int, waits: int = 0):
+    return _run(self, runs.outcome_score, job_id, waits)
+
+
 @shared_task(name="amplification.tasks.questions_close_due")
 def questions_close_due() -> int:
     close_old_connections()

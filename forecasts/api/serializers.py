@@ -188,6 +188,103 @@ class EvidenceInSerializer(serializers.Serializer):
     parent = id_field(required=False, allow_null=True)
 
 
+# --- outcomes and the report ------------------------------------------------------------------------------------
+
+OUTCOME_VALUE_SCHEMA = {
+    "oneOf": [{"type": "number"}, {"type": "string", "format": "date"},
+              {"type": "string", "enum": ["below", "above", "annulled"]}],
+    "description": "a number, an ISO date on a date question, \"below\"/\"above\" (open sides), or \"annulled\"",
+}
+
+
+@extend_schema_field(OUTCOME_VALUE_SCHEMA)
+class OutcomeValueField(serializers.JSONField):
+    """Any JSON value: which kinds a question accepts is the service's rule (a 400 naming `value`)."""
+
+
+class OutcomeInSerializer(serializers.Serializer):
+    value = OutcomeValueField()
+
+
+class OutcomeBriefSerializer(serializers.Serializer):
+    value = OutcomeValueField()
+    bucket = serializers.IntegerField(
+        allow_null=True, help_text="0 below the range, 1..200 inside, 201 above; null when annulled")
+
+
+class OutcomeSerializer(OutcomeBriefSerializer):
+    recorded_by = serializers.CharField(source="recorded_by.username")
+    recorded_at = serializers.DateTimeField()
+    job = serializers.IntegerField(allow_null=True, help_text="the outcome-scoring job (null when annulled)")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        job = instance.question.jobs.filter(kind=Job.Kind.OUTCOME).order_by("-id").first()
+        data["job"] = job.pk if job else None
+        return data
+
+
+class OutcomeScoreSerializer(serializers.Serializer):
+    forecast = serializers.ChoiceField(choices=["prior", "posterior", "pool", "prediction"])
+    prediction = serializers.IntegerField(source="prediction_id", allow_null=True)
+    author = serializers.SerializerMethodField()
+    log_score = serializers.FloatField(help_text="ln of the standardized mass at the outcome (nats)")
+    baseline = serializers.FloatField(help_text="Metaculus's continuous baseline score")
+    peer = serializers.FloatField(allow_null=True, help_text="Metaculus's peer score; predictions only")
+    crps = serializers.FloatField(help_text="against the step at the outcome, on u (lower is better)")
+
+    def get_author(self, obj) -> str | None:
+        return obj.author.get_username() if obj.author_id else None
+
+
+class SideScoresSerializer(serializers.Serializer):
+    log_score = serializers.FloatField()
+    baseline = serializers.FloatField()
+    crps = serializers.FloatField()
+
+
+class SideBySideSerializer(serializers.Serializer):
+    prior = SideScoresSerializer(allow_null=True)
+    posterior = SideScoresSerializer(allow_null=True)
+    pool = SideScoresSerializer(allow_null=True)
+
+
+class ReportSerializer(serializers.Serializer):
+    question = serializers.IntegerField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    kl_posterior_prior = serializers.FloatField(allow_null=True, help_text="how much the expert moved (nats)")
+    kl_posterior_pool = serializers.FloatField(allow_null=True, help_text="how far the pool was from the posterior")
+    pool_skill = serializers.FloatField(allow_null=True, help_text="KL(posterior||prior) - KL(posterior||pool)")
+    pool_method = serializers.CharField(allow_null=True)
+    n_predictions = serializers.IntegerField()
+    outcome = OutcomeBriefSerializer(allow_null=True)
+    annulled = serializers.BooleanField()
+    side_by_side = SideBySideSerializer(help_text="outcome scores of prior, posterior and pool (null until scored)")
+    beat_prior_share = serializers.FloatField(allow_null=True,
+                                              help_text="share of predictions whose baseline beats the prior's")
+    outcome_scores = OutcomeScoreSerializer(many=True)
+
+
+class ReportMeansSerializer(serializers.Serializer):
+    kl_posterior_prior = serializers.FloatField(allow_null=True)
+    kl_posterior_pool = serializers.FloatField(allow_null=True)
+    pool_skill = serializers.FloatField(allow_null=True)
+    beat_prior_share = serializers.FloatField(allow_null=True)
+    prior_baseline = serializers.FloatField(allow_null=True)
+    posterior_baseline = serializers.FloatField(allow_null=True)
+    pool_baseline = serializers.FloatField(allow_null=True)
+
+
+class ReportAcrossSerializer(serializers.Serializer):
+    n_questions = serializers.IntegerField()
+    n_outcomes = serializers.IntegerField()
+    n_annulled = serializers.IntegerField()
+    n_outcomes_scored = serializers.IntegerField()
+    moved_toward_truth = serializers.IntegerField(help_text="questions where posterior baseline > prior baseline")
+    means = ReportMeansSerializer()
+
+
 # --- questions -------------------------------------------------------------------------------------------------------
 
 
@@ -212,13 +309,14 @@ class QuestionSerializer(serializers.ModelSerializer):
     draw_seed = serializers.SerializerMethodField()
     has_prior = serializers.SerializerMethodField()
     has_posterior = serializers.SerializerMethodField()
+    outcome = serializers.SerializerMethodField()
 
     class Meta:
         model = Question
         fields = [
             "id", "title", "description", "unit", "scale", "lower", "upper", "open_lower", "open_upper",
             "closes_at", "expert", "created_by", "status", "created_at", "opened_at", "closed_at", "resolved_at",
-            "scored_at", "awarded_at", "draw_commitment", "draw_seed", "has_prior", "has_posterior",
+            "scored_at", "awarded_at", "draw_commitment", "draw_seed", "has_prior", "has_posterior", "outcome",
         ]
         read_only_fields = fields
 
@@ -240,6 +338,11 @@ class QuestionSerializer(serializers.ModelSerializer):
 
     def get_has_posterior(self, obj) -> bool:
         return hasattr(obj, "posterior")
+
+    @extend_schema_field(OutcomeBriefSerializer(allow_null=True))
+    def get_outcome(self, obj):
+        outcome = getattr(obj, "outcome", None)
+        return None if outcome is None else {"value": outcome.value, "bucket": outcome.bucket}
 
 
 class EvidenceSerializer(serializers.ModelSerializer):

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from . import prize_views, views
+from . import prize_views, report_views, views
 
 router = DefaultRouter(trailing_slash=True)
 router.register("questions", views.QuestionViewSet, basename="question")
@@ -20,6 +20,10 @@ urlpatterns = [
     path("questions/<int:pk>/payouts.csv", prize_views.QuestionPayoutsCSVView.as_view(), name="question-payouts-csv"),
     path("questions/<int:pk>/leaderboard/", prize_views.QuestionLeaderboardView.as_view(), name="question-leaderboard"),
     path("questions/<int:pk>/influence/", prize_views.QuestionInfluenceView.as_view(), name="question-influence"),
+    path("questions/<int:pk>/report/", report_views.QuestionReportView.as_view(), name="question-report"),
+    path("questions/<int:pk>/report.csv", report_views.QuestionReportCSVView.as_view(), name="question-report-csv"),
+    path("report/", report_views.ReportView.as_view(), name="report"),
+    path("report.csv", report_views.ReportCSVView.as_view(), name="report-csv"),
     path("competitions/", prize_views.CompetitionListView.as_view(), name="competition-list"),
     path("competitions/<int:pk>/", prize_views.CompetitionDetailView.as_view(), name="competition-detail"),
     path("competitions/<int:pk>/leaderboard/", prize_views.CompetitionLeaderboardView.as_view(),

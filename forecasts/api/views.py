@@ -176,6 +176,15 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             raise Conflict("the pooled forecast is shown once the expert's posterior is published")
         return Response(s.AggregateSerializer(get_object_or_404(Aggregate, question=question)).data)
 
+    @extend_schema(request=s.OutcomeInSerializer, responses={200: s.OutcomeSerializer, **ERRORS},
+                   description="The expert or an organizer records the true value, once: after the posterior is "
+                               "published, or (organizers) on a closed question whose expert never published.")
+    @action(detail=True, methods=["post"])
+    def outcome(self, request, pk=None):
+        data = parse_body(s.OutcomeInSerializer, request)
+        outcome = services.outcome_record(question=self.get_object(), user=request.user, value=data["value"])
+        return Response(s.OutcomeSerializer(outcome).data)
+
     @extend_schema(request=None, responses={200: OpenApiResponse(description="Metaculus-style payloads")})
     @action(detail=True, methods=["get"], url_path="export/metaculus")
     def export_metaculus(self, request, pk=None):
