@@ -355,6 +355,9 @@ def question_act(request, pk: int, action: str):
                 raise ServiceError({"evidence": [f"no evidence {raw!r} on this question"]})
             services.evidence_endorse(evidence=evidence, user=user)
             messages.success(request, f"Noted: evidence #{evidence.pk} changed your mind.")
+        elif action == "outcome":
+            services.outcome_record(question=question, user=user, value=_outcome_value(request.POST.get("value", "")))
+            messages.success(request, "Outcome recorded; the forecasts are scored against it.")
         elif action == "award":
             raw = request.POST.get("allocation", "")
             allocation_id = _parse_id(raw)
@@ -372,6 +375,16 @@ def question_act(request, pk: int, action: str):
                     problem = problem.replace(api, page)
                 messages.error(request, f"{field}: {problem}" if field != "detail" else problem)
     return redirect("forecasts:question-detail", pk=question.pk)
+
+
+def _outcome_value(raw: str):
+    """What the outcome box holds, as the API would get it: a number when it reads as one, else the text (an ISO
+    date, below, above, annulled); the service says which kinds this question takes."""
+    text = raw.strip()
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def question_detail(request, pk: int):
@@ -424,6 +437,8 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
         "scores": selectors.scores_list(question)[:100],
         "allocation": question.allocations.filter(state="awarded").prefetch_related("payouts__user").first(),
         "my_prediction": my_prediction,
+        "report": selectors.question_report(question) if permissions.crowd_visible(question, request.user) else None,
+        "can_record_outcome": permissions.can_record_outcome(request.user, question),
         **forms,
     }
     return render(request, "forecasts/question_detail.html", context, status=status)
