@@ -139,6 +139,19 @@ SCENARIOS = [
 ]
 
 
+# ILLUSTRATIVE ONLY: the two reference questions stay unresolved (their true values are not known). This copy of the
+# compute question gets a made-up outcome so the amplification report has something to show; its title says so.
+ILLUSTRATIVE = Scenario(
+    question={**SCENARIOS[0].question,
+              "title": "ILLUSTRATIVE (made-up outcome): compute in the largest ML training run before 2030",
+              "description": "A copy of the compute question with an invented outcome, to show the amplification "
+                             "report. The outcome is not real."},
+    expert="buck", prior=COMPUTE_PRIOR, posterior=COMPUTE_POSTERIOR, evidence=SCENARIOS[0].evidence,
+    predictions=SCENARIOS[0].predictions, influence=SCENARIOS[0].influence,
+)
+ILLUSTRATIVE_OUTCOME = 3e9  # PF/s-days; invented
+
+
 def _user(username: str, *, organizer: bool = False):
     user, created = User.objects.get_or_create(username=username)
     if created:
@@ -162,45 +175,52 @@ def _wait_until_scored(question: Question, *, timeout: float) -> Question:
 
 
 def load_demo(*, award: bool = True, score_timeout: float = 60.0) -> list[Question]:
-    """Create both scenarios end to end through the services. Returns the questions; a second call does nothing.
+    """Create both scenarios end to end through the services, and the ILLUSTRATIVE copy of the compute question with
+    its made-up outcome. Returns the two reference questions; a second call does nothing.
 
     Prizes are awarded once a question is scored; if no worker scores it within `score_timeout` seconds the question
     is left `resolved` (award it later through the API).
     """
     organizer = _user("organizer", organizer=True)
-    questions = []
-    for scenario in SCENARIOS:
-        existing = Question.objects.filter(title=scenario.question["title"]).first()
-        if existing is not None:
-            questions.append(existing)
-            continue
-        expert = _user(scenario.expert)
+    questions = [_load_scenario(scenario, organizer=organizer, award=award, score_timeout=score_timeout)
+                 for scenario in SCENARIOS]
+    illustrative = _load_scenario(ILLUSTRATIVE, organizer=organizer, award=False, score_timeout=score_timeout)
+    if illustrative.status == Status.SCORED and not hasattr(illustrative, "outcome"):
         with transaction.atomic():
-            question = services.question_create(
-                created_by=expert, closes_at=timezone.now() + timedelta(days=14), **scenario.question
-            )
-            services.prior_set(question=question, user=expert, spec=scenario.prior)
-            services.question_open(question=question, user=expert)
-            evidence = [
-                services.evidence_post(question=question, author=_user(author), body=body, sources=sources)
-                for author, body, sources in scenario.evidence
-            ]
-            for author, spec in scenario.predictions.items():
-                services.prediction_submit(
-                    question=question, author=_user(author), spec=spec,
-                    evidence_ids=[e.pk for e in evidence if e.author.username == author],
-                )
-            services.question_close(question=question, user=expert)
-            services.posterior_publish(
-                question=question, user=expert, spec=scenario.posterior,
-                influence=[{"evidence": e.pk, "weight": w} for e, w in zip(evidence, scenario.influence, strict=True)],
-            )
-        question = _wait_until_scored(question, timeout=score_timeout)
-        if award and scenario.prizes and question.status == Status.SCORED:
-            from .prizes import prizes_award, prizes_draft
-
-            allocation = prizes_draft(question=question, user=organizer, **scenario.prizes)
-            prizes_award(question=question, user=organizer, allocation_id=allocation.pk)
-            question.refresh_from_db()
-        questions.append(question)
+            services.outcome_record(question=illustrative, user=organizer, value=ILLUSTRATIVE_OUTCOME)
     return questions
+
+
+def _load_scenario(scenario: Scenario, *, organizer, award: bool, score_timeout: float) -> Question:
+    existing = Question.objects.filter(title=scenario.question["title"]).first()
+    if existing is not None:
+        return existing
+    expert = _user(scenario.expert)
+    with transaction.atomic():
+        question = services.question_create(
+            created_by=expert, closes_at=timezone.now() + timedelta(days=14), **scenario.question
+        )
+        services.prior_set(question=question, user=expert, spec=scenario.prior)
+        services.question_open(question=question, user=expert)
+        evidence = [
+            services.evidence_post(question=question, author=_user(author), body=body, sources=sources)
+            for author, body, sources in scenario.evidence
+        ]
+        for author, spec in scenario.predictions.items():
+            services.prediction_submit(
+                question=question, author=_user(author), spec=spec,
+                evidence_ids=[e.pk for e in evidence if e.author.username == author],
+            )
+        services.question_close(question=question, user=expert)
+        services.posterior_publish(
+            question=question, user=expert, spec=scenario.posterior,
+            influence=[{"evidence": e.pk, "weight": w} for e, w in zip(evidence, scenario.influence, strict=True)],
+        )
+    question = _wait_until_scored(question, timeout=score_timeout)
+    if award and scenario.prizes and question.status == Status.SCORED:
+        from .prizes import prizes_award, prizes_draft
+
+        allocation = prizes_draft(question=question, user=organizer, **scenario.prizes)
+        prizes_award(question=question, user=organizer, allocation_id=allocation.pk)
+        question.refresh_from_db()
+    return question

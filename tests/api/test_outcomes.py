@@ -238,3 +238,4 @@ def test_it_sums_up_across_questions(scored, expert, alice, client_for, django_c
 def test_it_leaves_hidden_crowds_out_of_the_sum(closed_question, alice, client_for):
     assert closed_question.status == Status.CLOSED
     assert client_for(alice).get("/api/report/").data["n_questions"] == 0
+
