@@ -49,4 +49,4 @@ def test_load_demo_awards_both_reference_questions_by_their_prize_rules():
 
     # A second load changes nothing.
     demo.load_demo()
-    assert Question.objects.count() == 2
+    assert Question.objects.count() == 3  # the two reference questions and the ILLUSTRATIVE one
