@@ -149,7 +149,9 @@ def metaculus_violations(cdf: object, *, open_lower: bool, open_upper: bool) -> 
     if not open_lower and values[0] != 0.0:
         problems.append(f"cdf[0] must be 0 on a closed lower side, got {values[0]:.10g}")
     if open_upper and not values[-1] <= 1.0 - OPEN_TAIL_MIN:
-        problems.append(f"cdf[{N_BINS}] must be <= {1.0 - OPEN_TAIL_MIN:g} on an open upper side, got {values[-1]:.10g}")
+        problems.append(
+            f"cdf[{N_BINS}] must be <= {1.0 - OPEN_TAIL_MIN:g} on an open upper side, got {values[-1]:.10g}"
+        )
     if not open_upper and values[-1] != 1.0:
         problems.append(f"cdf[{N_BINS}] must be 1 on a closed upper side, got {values[-1]:.10g}")
     return problems

@@ -75,15 +75,17 @@ class DistributionForm(forms.Form):
 class InfluenceForm(forms.Form):
     """The posterior's influence weights: one weight (and an optional note) per comment the expert did not write."""
 
-    def __init__(self, *args, evidence, expert_id: int, note_max_length: int, **kwargs):
+    def __init__(self, *args, evidence, expert_id: int, note_max_length: int, author_name=None, **kwargs):
+        """`author_name(evidence)` labels each comment's author as the expert may see it (a pseudonym when blind)."""
         super().__init__(*args, **kwargs)
         self.evidence_ids: list[int] = []
         for e in evidence:
             if e.author_id == expert_id:
                 continue
             self.evidence_ids.append(e.pk)
+            name = author_name(e) if author_name else e.author.username
             self.fields[f"influence-{e.pk}"] = forms.FloatField(
-                label=f"Weight for #{e.pk} ({e.author.username})", required=False, min_value=0,
+                label=f"Weight for #{e.pk} ({name})", required=False, min_value=0,
                 widget=forms.NumberInput(attrs={"step": "any", "placeholder": "0"}))
             self.fields[f"note-{e.pk}"] = forms.CharField(
                 label=f"Why #{e.pk} moved you (optional)", required=False, max_length=note_max_length)
@@ -122,6 +124,8 @@ class QuestionForm(forms.Form):
     upper = forms.CharField(max_length=40)
     open_lower = forms.BooleanField(required=False, label="Mass may lie below the range")
     open_upper = forms.BooleanField(required=False, label="Mass may lie above the range")
+    blind = forms.BooleanField(required=False, initial=True, label="Weigh evidence blind", help_text=(
+        "you see comments under pseudonyms (Commenter A, B, ...) until you publish your posterior"))
     # A datetime-local input shows no zone; the server reads the value as UTC (pages.question_new), so it says so.
     closes_at = forms.DateTimeField(
         label="Closes at (UTC)", help_text="Date and time in UTC, not your local time: YYYY-MM-DD HH:MM",

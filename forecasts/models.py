@@ -53,6 +53,12 @@ class Question(models.Model):
     # The evidence draw's seed is drawn when the question opens; only its SHA-256 is shown until the award.
     draw_seed = models.CharField(max_length=64, blank=True)
     draw_commitment = models.CharField(max_length=64, blank=True)
+    # The forecast log's chain value at close (forecasts/forecast_log.py), set by the update that closes the question
+    # and never changed afterwards. Null (not "") before close: the API shows null, and a close with an empty log
+    # would otherwise be indistinguishable from one not yet closed.
+    closed_head = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    # Blind weighting: until the posterior is published, the expert sees evidence under pseudonyms, not names.
+    blind = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -387,6 +393,39 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action}"
+
+
+class LogEntry(models.Model):
+    """One link of a question's forecast log, a hash chain over its priors, evidence, predictions and posterior.
+
+    Appended in the transaction that stores the object, under the question's row lock, so `seq` runs 0, 1, 2, ...
+    without gaps or forks. `digest` and `chain` are defined in docs/forecast-log.md.
+    """
+
+    class Kind(models.TextChoices):
+        PRIOR = "prior"
+        EVIDENCE = "evidence"
+        PREDICTION = "prediction"
+        POSTERIOR = "posterior"
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="log")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    object_id = models.BigIntegerField()
+    author = models.CharField(max_length=150)
+    created_at = models.CharField(max_length=40)  # exactly the ISO string the API shows for the object
+    # A prior is overwritten in place when the expert changes it, so the log keeps each version's spec: without it
+    # nobody could recompute the digest of a replaced prior. Null for the other kinds, whose rows are kept.
+    content = models.JSONField(null=True, blank=True)
+    digest = models.CharField(max_length=64)
+    chain = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["question", "seq"]
+        constraints = [models.UniqueConstraint(fields=["question", "seq"], name="log_seq_once_per_question")]
+
+    def __str__(self) -> str:
+        return f"log {self.question_id}#{self.seq} {self.kind} {self.object_id}"
 
 
 class Competition(models.Model):

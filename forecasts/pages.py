@@ -161,7 +161,7 @@ def _forms_for(request, question) -> dict:
         forms["prediction_form"] = DistributionForm(question=question, tails=tails, prefix="prediction")
     if permissions.can_publish_posterior(user, question):
         forms["posterior_form"] = DistributionForm(question=question, tails=tails, prefix="posterior")
-        forms["influence_form"] = _influence_form(question)
+        forms["influence_form"] = _influence_form(question, user)
     has_prior = getattr(question, "prior", None) is not None
     forms["can_open"] = permissions.can_open(user, question) and has_prior
     forms["needs_prior"] = permissions.can_open(user, question) and not has_prior
@@ -172,9 +172,11 @@ def _forms_for(request, question) -> dict:
     return forms
 
 
-def _influence_form(question, data=None) -> InfluenceForm:
+def _influence_form(question, user, data=None) -> InfluenceForm:
+    names = selectors.author_names(question, user)
     return InfluenceForm(data, evidence=selectors.evidence_list(question), expert_id=question.expert_id,
-                         note_max_length=limits.MAX_INFLUENCE_NOTE)
+                         note_max_length=limits.MAX_INFLUENCE_NOTE,
+                         author_name=lambda e: selectors.shown_author(e, names))
 
 
 def _parse_id(raw: str) -> int | None:
@@ -301,7 +303,7 @@ def question_act(request, pk: int, action: str):
             form = PrizeForm(request.POST, prefix="prizes")
         else:
             form = DistributionForm(request.POST, question=question, tails=tails, prefix=action)
-        influence_form = _influence_form(question, request.POST) if action == "posterior" else None
+        influence_form = _influence_form(question, user, request.POST) if action == "posterior" else None
         influence_ids: list[int] = []
         status = 400
         valid = form.is_valid()
@@ -413,7 +415,9 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
         mine = set()
     influences = ({i.evidence_id: i for i in question.influences.all()} if posterior is not None else {})
     total_weight = sum(i.weight for i in influences.values())
+    names = selectors.author_names(question, request.user)  # pseudonyms for an expert weighing blind
     for e in evidence:
+        e.shown_author = selectors.shown_author(e, names)
         e.endorsed_by_me = e.pk in mine
         e.influence = influences.get(e.pk)
         e.influence_share = (f"{e.influence.weight / total_weight:.0%}" if e.influence and total_weight > 0
@@ -434,6 +438,8 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
                                             "yours": my_prediction}),
         "evidence": evidence,
         "influence_shown": posterior is not None,
+        "authors_hidden": names is not None,
+        "log_visible": permissions.log_entries_visible(question),
         "scores": selectors.scores_list(question)[:100],
         "allocation": question.allocations.filter(state="awarded").prefetch_related("payouts__user").first(),
         "my_prediction": my_prediction,

@@ -124,6 +124,22 @@ def crowd_visible(question: Question, user: User | None = None) -> bool:
     return question.status == Status.CLOSED and hasattr(question, "outcome")
 
 
+def log_entries_visible(question: Question) -> bool:
+    """The forecast log's entries show with the crowd: before that their authors and times would reveal who predicted
+    and when. Its `closed_head` and `head` show from close on."""
+    return crowd_visible(question)
+
+
+def authors_hidden_from(user: User, question: Question) -> bool:
+    """Blind weighting: does this user see the question's evidence under pseudonyms instead of authors?
+
+    Only the question's expert, only on a blind question, and only until the posterior is published: the expert
+    weighs each comment's influence, and a name (reputation, friendship, a recognisable second account) should not
+    weigh with it. Organizers and the authors see names throughout; everyone sees them once the posterior is out.
+    """
+    return question.blind and is_expert(user, question) and question.status not in CROWD_PUBLIC_FROM
+
+
 def scores_visible(question: Question) -> bool:
     """Scores show only once the scoring job has finished, so nobody reads a half-written ranking."""
     return question.status in SCORED_STATES

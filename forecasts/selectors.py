@@ -17,7 +17,7 @@ from django.db.models import Count, QuerySet
 from amplification.scoring import score_predictions
 from amplification.ties import competition_ranks
 
-from .errors import NotFound
+from .errors import Conflict, NotFound
 from .models import (
     AuditEvent,
     Competition,
@@ -25,14 +25,24 @@ from .models import (
     Evidence,
     Influence,
     Job,
+    LogEntry,
     Outcome,
     OutcomeScore,
     Prediction,
     PrizeAllocation,
     Question,
     Score,
+    Status,
 )
-from .permissions import SCORED_STATES, crowd_visible, is_organizer, questions_filter, scores_visible
+from .permissions import (
+    SCORED_STATES,
+    authors_hidden_from,
+    crowd_visible,
+    is_organizer,
+    log_entries_visible,
+    questions_filter,
+    scores_visible,
+)
 
 
 def questions_visible(user) -> QuerySet[Question]:
@@ -44,6 +54,36 @@ def evidence_list(question: Question) -> QuerySet[Evidence]:
     return question.evidence.select_related("author").annotate(n_endorsements=Count("endorsements"))
 
 
+def pseudonym(index: int) -> str:
+    """"Commenter A", ..., "Commenter Z", "Commenter AA", ...: the index-th (from 0) author on a question."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return f"Commenter {letters}"
+
+
+def author_names(question: Question, user) -> dict[int, str] | None:
+    """How this user sees the question's evidence authors: None for real names, or user id -> pseudonym when the
+    authors are hidden from them (permissions.authors_hidden_from). Pseudonyms are lettered by each author's first
+    evidence on the question, so they are stable as the thread grows; the viewer's own comments keep their name."""
+    if not authors_hidden_from(user, question):
+        return None
+    names: dict[int, str] = {}
+    for author_id in question.evidence.order_by("created_at", "id").values_list("author_id", flat=True):
+        if author_id != user.pk and author_id not in names:
+            names[author_id] = pseudonym(len(names))
+    return names
+
+
+def shown_author(evidence: Evidence, names: dict[int, str] | None) -> str:
+    """The evidence author's name as this viewer sees it (author_names gives `names`)."""
+    if names is not None and evidence.author_id in names:
+        return names[evidence.author_id]
+    return evidence.author.get_username()
+
+
 def predictions_visible(question: Question, user, *, current_only: bool = False) -> QuerySet[Prediction]:
     qs = question.predictions.select_related("author").prefetch_related("evidence")
     if current_only:
@@ -53,6 +93,16 @@ def predictions_visible(question: Question, user, *, current_only: bool = False)
     if not user.is_authenticated:
         return qs.none()
     return qs.filter(author=user)
+
+
+def forecast_log(question: Question) -> dict[str, Any]:
+    """`{closed_head, head, count, entries}`: a conflict before close, entries once the crowd is visible."""
+    if question.status in (Status.DRAFT, Status.OPEN):
+        raise Conflict(f"the forecast log is shown from close on (the question is {question.status})")
+    rows = LogEntry.objects.filter(question=question).order_by("seq")
+    last = rows.values_list("chain", flat=True).last()
+    return {"closed_head": question.closed_head, "head": last, "count": rows.count(),
+            "entries": list(rows) if log_entries_visible(question) else []}
 
 
 def scores_list(question: Question) -> QuerySet[Score]:

@@ -27,6 +27,7 @@ from amplification.outcomes import place_outcome
 from . import limits
 from .audit import audit
 from .errors import Conflict, Invalid
+from .forecast_log import head_subquery, log_evidence, log_posterior, log_prediction, log_prior
 from .jobs import job_enqueue
 from .models import (
     ANNULLED,
@@ -77,6 +78,7 @@ def question_create(
     open_upper: bool = False,
     closes_at: datetime,
     expert=None,
+    blind: bool = True,
 ) -> Question:
     if expert is not None and expert.pk != created_by.pk:
         require_organizer(created_by, "create a question for another expert")
@@ -99,6 +101,7 @@ def question_create(
             closes_at=closes_at,
             expert=expert or created_by,
             created_by=created_by,
+            blind=blind,
         )
         audit(action="question.create", actor=created_by, question=question, title=title)
     return question
@@ -111,8 +114,11 @@ def _close_if_due(question: Question, now: datetime) -> bool:
 
     It closed at `closes_at`, not when someone first noticed: `closed_at` says so whenever beat or a request runs.
     """
+    # Take the row lock first: the update's subquery then reads the log after any append still holding the lock has
+    # committed (under READ COMMITTED an update that waits for a lock keeps its older snapshot for the subquery).
+    question_locked(question)
     closed = Question.objects.filter(pk=question.pk, status=Status.OPEN, closes_at__lte=now).update(
-        status=Status.CLOSED, closed_at=F("closes_at")
+        status=Status.CLOSED, closed_at=F("closes_at"), closed_head=head_subquery()
     )
     if closed:
         audit(action="question.close", question=question, reason="closes_at passed")
@@ -146,6 +152,7 @@ def prior_set(*, question: Question, user, spec: Any) -> Prior:
         raise Conflict("the question has closed")
     fields = distribution_fields(spec=spec, domain=question.domain)
     prior, _ = Prior.objects.update_or_create(question=question, defaults={**fields, "updated_at": timezone.now()})
+    log_prior(question, prior)
     audit(action="prior.set", actor=user, question=question, spec=spec)
     return prior
 
@@ -174,9 +181,11 @@ def question_close(*, question: Question, user) -> Question:
     question = question_locked(question)
     require_expert_or_organizer(user, question, "close the question")
     require_status(question, (Status.OPEN,), "close the question")
-    question.status = Status.CLOSED
-    question.closed_at = timezone.now()
-    question.save(update_fields=["status", "closed_at"])
+    # One update sets the status and fixes the log's head, as _close_if_due does: closed_head never changes after.
+    Question.objects.filter(pk=question.pk, status=Status.OPEN).update(
+        status=Status.CLOSED, closed_at=timezone.now(), closed_head=head_subquery()
+    )
+    question.refresh_from_db()
     audit(action="question.close", actor=user, question=question, reason="closed by hand")
     job_enqueue(question=question, kind=Job.Kind.AGGREGATE)
     return question
@@ -210,6 +219,7 @@ def evidence_post(
     evidence = Evidence.objects.create(
         question=question, author=author, body=body, sources=list(sources), parent=parent
     )
+    log_evidence(question, evidence)
     audit(action="evidence.post", actor=author, question=question, evidence=evidence.pk)
     return evidence
 
@@ -241,6 +251,7 @@ def prediction_submit(*, question: Question, author, spec: Any, evidence_ids: Se
     prediction = Prediction.objects.create(question=question, author=author, is_current=True, **fields)
     if evidence:
         prediction.evidence.set(evidence)
+    log_prediction(question, prediction)
     audit(action="prediction.submit", actor=author, question=question, prediction=prediction.pk)
     _aggregate_refresh_soon(question)
     return prediction
@@ -298,6 +309,7 @@ def posterior_publish(*, question: Question, user, spec: Any, influence: Sequenc
     influence_rows = _validate_influence(question, influence)
     posterior = Posterior.objects.create(question=question, **fields)
     Influence.objects.bulk_create(influence_rows)
+    log_posterior(question, posterior)
     now = timezone.now()
     question.status = Status.RESOLVED
     question.resolved_at = now

@@ -12,6 +12,7 @@ from rest_framework import serializers
 from .. import limits
 from ..models import Evidence, Job, Prediction, Question, Scale, Score
 from ..permissions import draw_seed_visible
+from ..selectors import shown_author
 
 User = get_user_model()
 
@@ -113,7 +114,29 @@ class StoredDistributionSerializer(serializers.Serializer):
         return data
 
 
-class PublishedPosteriorSerializer(StoredDistributionSerializer):
+class PriorSerializer(StoredDistributionSerializer):
+    """The prior, with the time of its newest version (the forecast log's `created_at` for it)."""
+
+    updated_at = serializers.DateTimeField()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["updated_at"] = serializers.DateTimeField().to_representation(instance.updated_at)
+        return data
+
+
+class PosteriorSerializer(StoredDistributionSerializer):
+    """The posterior, with when it was published (the forecast log's `created_at` for it)."""
+
+    published_at = serializers.DateTimeField()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["published_at"] = serializers.DateTimeField().to_representation(instance.published_at)
+        return data
+
+
+class PublishedPosteriorSerializer(PosteriorSerializer):
     """The posterior as stored, and the scoring job it started."""
 
     job = serializers.IntegerField(allow_null=True, help_text="the scoring job: GET /api/jobs/{id}/ shows its progress")
@@ -299,6 +322,8 @@ class QuestionInSerializer(serializers.Serializer):
     open_upper = serializers.BooleanField(required=False, default=False)
     closes_at = serializers.DateTimeField()
     expert = UserRefField(required=False)
+    blind = serializers.BooleanField(required=False, default=True, help_text=(
+        "blind weighting: the expert sees evidence under pseudonyms until the posterior is published"))
 
 
 class QuestionSerializer(serializers.ModelSerializer):
@@ -317,6 +342,7 @@ class QuestionSerializer(serializers.ModelSerializer):
             "id", "title", "description", "unit", "scale", "lower", "upper", "open_lower", "open_upper",
             "closes_at", "expert", "created_by", "status", "created_at", "opened_at", "closed_at", "resolved_at",
             "scored_at", "awarded_at", "draw_commitment", "draw_seed", "has_prior", "has_posterior", "outcome",
+            "blind", "closed_head",
         ]
         read_only_fields = fields
 
@@ -346,7 +372,10 @@ class QuestionSerializer(serializers.ModelSerializer):
 
 
 class EvidenceSerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    """Evidence as the viewer may see it: the context's `author_names` (selectors.author_names) replaces authors by
+    pseudonyms for an expert weighing blind; without it, authors show by username."""
+
+    author = serializers.SerializerMethodField()
     parent = serializers.PrimaryKeyRelatedField(read_only=True)
     endorsements = serializers.SerializerMethodField()
 
@@ -354,6 +383,9 @@ class EvidenceSerializer(serializers.ModelSerializer):
         model = Evidence
         fields = ["id", "question", "author", "parent", "body", "sources", "created_at", "endorsements"]
         read_only_fields = fields
+
+    def get_author(self, obj) -> str:
+        return shown_author(obj, self.context.get("author_names"))
 
     def get_endorsements(self, obj) -> int:
         # Lists annotate the count (selectors.evidence_list); a single new row is counted here. `or` would re-query
@@ -397,3 +429,28 @@ class JobSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "question", "state", "done", "total", "attempts", "result", "error", "created_at",
                   "queued_at", "started_at", "finished_at"]
         read_only_fields = fields
+
+
+class LogEntrySerializer(serializers.Serializer):
+    seq = serializers.IntegerField()
+    kind = serializers.CharField()
+    id = serializers.IntegerField(source="object_id")
+    author = serializers.CharField()
+    created_at = serializers.CharField(help_text="exactly the ISO string the API shows for the object")
+    content = serializers.JSONField(required=False, help_text=(
+        "priors only: the spec of this version (a prior is overwritten in place when it changes)"))
+    digest = serializers.CharField()
+    chain = serializers.CharField()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.kind != "prior":
+            data.pop("content", None)
+        return data
+
+
+class ForecastLogSerializer(serializers.Serializer):
+    closed_head = serializers.CharField(allow_null=True, help_text="the chain's value when the question closed")
+    head = serializers.CharField(allow_null=True, help_text="the chain's last value")
+    count = serializers.IntegerField()
+    entries = LogEntrySerializer(many=True, help_text="empty until the expert's posterior is published")

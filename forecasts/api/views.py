@@ -90,15 +90,15 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
 
-    @extend_schema(request=s.SpecInSerializer, responses={200: s.StoredDistributionSerializer, **ERRORS})
+    @extend_schema(request=s.SpecInSerializer, responses={200: s.PriorSerializer, **ERRORS})
     @action(detail=True, methods=["get", "put"])
     def prior(self, request, pk=None):
         question = self.get_object()
         if request.method == "GET":
-            return Response(s.StoredDistributionSerializer(get_object_or_404(Prior, question=question)).data)
+            return Response(s.PriorSerializer(get_object_or_404(Prior, question=question)).data)
         data = parse_body(s.SpecInSerializer, request)
         prior = services.prior_set(question=question, user=request.user, spec=data["spec"])
-        return Response(s.StoredDistributionSerializer(prior).data)
+        return Response(s.PriorSerializer(prior).data)
 
     @extend_schema(request=None, responses={200: s.QuestionSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
@@ -120,13 +120,15 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def evidence(self, request, pk=None):
         question = self.get_object()
         if request.method == "GET":
-            return Response(s.EvidenceSerializer(selectors.evidence_list(question), many=True).data)
+            return Response(s.EvidenceSerializer(selectors.evidence_list(question), many=True,
+                                                 context=evidence_context(question, request.user)).data)
         data = parse_body(s.EvidenceInSerializer, request)
         evidence = services.evidence_post(
             question=question, author=request.user, body=data["body"], sources=data.get("sources", []),
             parent_id=data.get("parent"),
         )
-        return Response(s.EvidenceSerializer(evidence).data, status=status.HTTP_201_CREATED)
+        return Response(s.EvidenceSerializer(evidence, context=evidence_context(question, request.user)).data,
+                        status=status.HTTP_201_CREATED)
 
     @extend_schema(methods=["GET"], request=None, responses={200: s.PredictionSerializer(many=True)})
     @extend_schema(methods=["POST"], request=s.PredictionInSerializer,
@@ -146,19 +148,26 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     # --- posterior, scores, aggregate ------------------------------------------------------------------------------
 
-    @extend_schema(methods=["GET"], request=None, responses={200: s.StoredDistributionSerializer, **ERRORS})
+    @extend_schema(methods=["GET"], request=None, responses={200: s.PosteriorSerializer, **ERRORS})
     @extend_schema(methods=["PUT"], request=s.PosteriorInSerializer,
                    responses={200: s.PublishedPosteriorSerializer, **ERRORS})
     @action(detail=True, methods=["get", "put"])
     def posterior(self, request, pk=None):
         question = self.get_object()
         if request.method == "GET":
-            return Response(s.StoredDistributionSerializer(get_object_or_404(Posterior, question=question)).data)
+            return Response(s.PosteriorSerializer(get_object_or_404(Posterior, question=question)).data)
         data = parse_body(s.PosteriorInSerializer, request)
         posterior = services.posterior_publish(
             question=question, user=request.user, spec=data["spec"], influence=data.get("influence", [])
         )
         return Response(s.PublishedPosteriorSerializer(posterior).data)
+
+    @extend_schema(request=None, responses={200: s.ForecastLogSerializer, **ERRORS},
+                   description="The forecast log (docs/forecast-log.md): 409 before close; entries once the "
+                               "posterior is published.")
+    @action(detail=True, methods=["get"])
+    def log(self, request, pk=None):
+        return Response(s.ForecastLogSerializer(selectors.forecast_log(self.get_object())).data)
 
     @extend_schema(request=None, responses={200: s.ScoresSerializer})
     @action(detail=True, methods=["get"])
@@ -217,7 +226,8 @@ class EvidenceEndorseView(viewsets.ViewSet):
             raise NotFound("no such evidence")
         services.evidence_endorse(evidence=evidence, user=request.user)
         evidence = selectors.evidence_list(question).get(pk=evidence.pk)
-        return Response(s.EvidenceSerializer(evidence).data, status=status.HTTP_201_CREATED)
+        return Response(s.EvidenceSerializer(evidence, context=evidence_context(question, request.user)).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class JobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -241,6 +251,11 @@ class JobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def retry(self, request, pk=None):
         job = jobs.job_retry(job=self.get_object(), user=request.user)
         return Response(self.get_serializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+def evidence_context(question: Question, user) -> dict:
+    """The serializer context every evidence response carries: how this user sees the authors (blind weighting)."""
+    return {"author_names": selectors.author_names(question, user)}
 
 
 def question_for(user, pk) -> Question:

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('forecasts', '0004_competition_award_rows'),
+        ('forecasts', '0005_forecast_log'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

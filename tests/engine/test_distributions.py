@@ -189,7 +189,7 @@ def test_masses_sum_to_one_and_match_the_layout():
     np.testing.assert_allclose(m.sum(axis=1), 1.0)
 
 
-# --- the two reference runs (docs/design.md) ---------------------------------------------------------------------------
+# --- the two reference runs (docs/design.md) -----------------------------------------------------------------------
 
 
 def test_the_compute_prior_has_median_about_1e13(compute_domain):

@@ -1,0 +1,72 @@
+"""The forecast log under concurrent writers on PostgreSQL: 20 commenters submit at the same moment, each in its own
+thread and database connection, and the log is still one unbroken chain in commit order (no fork, no gap)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
+from rest_framework.fields import DateTimeField
+
+from forecasts import services
+from forecasts.models import LogEntry, Prediction
+from tests.conftest import COMPUTE_QUESTION, PRIOR_SPEC
+
+User = get_user_model()
+N = 20
+
+
+def test_it_keeps_one_unbroken_chain_under_20_simultaneous_predictions_forecast_log():
+    expert = User.objects.create_user(username="race-expert", password="pass-word-123")
+    question = services.question_create(created_by=expert, closes_at=timezone.now() + timedelta(days=1),
+                                        **COMPUTE_QUESTION)
+    services.prior_set(question=question, user=expert, spec=PRIOR_SPEC)
+    services.question_open(question=question, user=expert)
+    users = [User.objects.create_user(username=f"racer-{i:02d}", password="pass-word-123") for i in range(N)]
+    start = threading.Barrier(N)
+    errors: list[BaseException] = []
+
+    def submit(i: int) -> None:
+        try:
+            start.wait()
+            spec = {"type": "lognormal", "median": 1e8 * (i + 1), "sigma": 2.0}
+            services.prediction_submit(question=question, author=users[i], spec=spec)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connection.close()  # each thread opened its own connection
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(N)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+
+    entries = list(LogEntry.objects.filter(question=question).order_by("seq"))
+    assert [e.seq for e in entries] == list(range(N + 1))  # the prior, then 20 predictions, no gap
+    assert [e.kind for e in entries] == ["prior"] + ["prediction"] * N
+    # Commit order: each append ran under the question's lock, so ids, times and seq agree.
+    predictions = {p.pk: p for p in Prediction.objects.filter(question=question).select_related("author")}
+    ids = [e.object_id for e in entries[1:]]
+    assert sorted(ids) == ids and set(ids) == set(predictions)
+    times = [predictions[i].created_at for i in ids]
+    assert times == sorted(times)
+
+    previous = "0" * 64
+    render = DateTimeField().to_representation
+    for entry in entries:
+        if entry.kind == "prediction":
+            row = predictions[entry.object_id]
+            body = {"kind": "prediction", "id": row.pk, "author": row.author.username,
+                    "created_at": render(row.created_at), "content": row.spec}
+            digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
+                                               ensure_ascii=False).encode("utf-8")).hexdigest()
+            assert entry.digest == digest
+        assert entry.chain == hashlib.sha256((previous + entry.digest).encode("utf-8")).hexdigest()
+        previous = entry.chain
