@@ -287,7 +287,7 @@ def _validate_influence(question: Question, influence: Sequence[dict]) -> list[I
             raise Invalid.field(f"influence[{i}].note", f"at most {limits.MAX_INFLUENCE_NOTE} characters")
         rows.append(Influence(question=question, evidence_id=evidence_id, weight=float(weight), note=note))
     # Each weight finite is not enough: [1e308, 1e308] sums to inf, and the evidence pool could then not be split.
-    if not math.isfinite(math.fsum(r.weight for r in rows)):
+    if not math.isfinite(sum(r.weight for r in rows)):  # fsum raises on the overflow; sum gives inf
         raise Invalid.field("influence", "the weights' sum must be finite (scale them down)")
     return rows
 

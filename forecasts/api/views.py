@@ -19,7 +19,7 @@ from .. import jobs, selectors, services
 from ..addresses import client_address
 from ..errors import Conflict, NotFound
 from ..models import Aggregate, Evidence, Job, Posterior, Prior, Question
-from ..permissions import crowd_visible, job_result_visible
+from ..permissions import crowd_visible, job_progress_visible, job_result_visible
 from ..throttles import LOGIN_THROTTLES, RegisterThrottle
 from . import serializers as s
 from .authentication import token_expired
@@ -252,6 +252,9 @@ class JobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         body = self.get_serializer(job).data
         if not job_result_visible(job, request.user):
             body["result"] = None  # state and progress stay; what the job computed is not this user's to see
+        if not job_progress_visible(job, request.user):
+            for field in ("done", "total", "created_at", "queued_at", "started_at", "finished_at"):
+                body[field] = None
         return Response(body)
 
     @extend_schema(request=None, responses={202: s.JobSerializer, **ERRORS},
