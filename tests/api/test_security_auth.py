@@ -60,24 +60,34 @@ def test_the_web_and_admin_sign_in_are_throttled_the_same_way(path, organizer_wi
     assert int(response["Retry-After"]) >= 1
 
 
-def test_registration_is_limited_per_address(client_for, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
-                               "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-                                                          "register": "3/hour"}}
+def test_registration_is_limited_per_address(client_for, monkeypatch):
     from rest_framework.throttling import SimpleRateThrottle
 
-    SimpleRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-    try:
-        codes = [client_for().post("/api/auth/register/", {"username": f"pupil{i}", "password": "long-enough-pw"},
-                                   format="json", REMOTE_ADDR="203.0.113.50").status_code for i in range(4)]
-        other = client_for().post("/api/auth/register/", {"username": "pupil9", "password": "long-enough-pw"},
-                                  format="json", REMOTE_ADDR="203.0.113.51")
-    finally:
-        from rest_framework.settings import api_settings
-
-        SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    # DRF's throttles read their rates from a class attribute taken from the settings at import; patch that.
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "register": "3/hour"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    codes = [client_for().post("/api/auth/register/", {"username": f"pupil{i}", "password": "long-enough-pw"},
+                               format="json", REMOTE_ADDR="203.0.113.50").status_code for i in range(4)]
+    other = client_for().post("/api/auth/register/", {"username": "pupil9", "password": "long-enough-pw"},
+                              format="json", REMOTE_ADDR="203.0.113.51")
     assert codes == [201, 201, 201, 429]
     assert other.status_code == 201
+
+
+def test_the_rates_are_read_from_the_environment():
+    import subprocess
+    import sys
+
+    code = ("import django; django.setup(); from django.conf import settings; "
+            "print(settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'])")
+    env = {"DJANGO_SETTINGS_MODULE": "config.settings", "PATH": "/usr/bin:/bin", "FA_THROTTLE_LOGIN": "7/min",
+           "FA_THROTTLE_REGISTER": "9/hour", "FA_THROTTLE_ANON": "11/min", "FA_THROTTLE_USER": "13/min"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert "'login': '7/min'" in result.stdout and "'register': '9/hour'" in result.stdout, result.stderr
+    assert "'anon': '11/min'" in result.stdout and "'user': '13/min'" in result.stdout
+    bad = subprocess.run([sys.executable, "-c", code], env={**env, "FA_THROTTLE_LOGIN": "5 per minute"},
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "FA_THROTTLE_LOGIN" in bad.stderr
 
 
 def test_registration_records_the_sign_up_address(client_for):
