@@ -54,6 +54,16 @@ def env_float(name: str, default: float) -> float:
     return value
 
 
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate in DRF's syntax, `<count>/<period>` (5/min, 30/hour): refused at start-up if unreadable."""
+    raw = (os.environ.get(name) or default).strip()
+    count, _, period = raw.partition("/")
+    # DRF reads the period by its first letter: s(ec), m(in), h(our), d(ay).
+    if not count.isdigit() or int(count) < 1 or not period.isalpha() or period[0] not in "smhd":
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate: use <count>/<period>, such as 5/min or 30/hour")
+    return raw
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:

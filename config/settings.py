@@ -9,7 +9,16 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from .currencies import ISO_4217
-from .env import env_bool, env_float, env_int, env_list, env_str, parse_database_url, validate_broker_url
+from .env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_rate,
+    env_str,
+    parse_database_url,
+    validate_broker_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FA_VAR_DIR", str(BASE_DIR / "var")))
@@ -24,6 +33,13 @@ if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_ENV=production")
     SECRET_KEY = "dev-only-insecure-key-never-use-in-production"
+# Django's own deploy check asks for 50 characters; a shorter key signs sessions and password-reset links weakly.
+MIN_SECRET_KEY_LENGTH = 50
+if PRODUCTION and len(SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
+    raise ImproperlyConfigured(
+        f"DJANGO_SECRET_KEY is {len(SECRET_KEY)} characters; production needs at least {MIN_SECRET_KEY_LENGTH} "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+    )
 
 DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["*"])
@@ -91,6 +107,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    # A password like the username ("alice" / "alice123") is the first guess of anyone who knows the name.
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -117,9 +135,25 @@ LOGOUT_REDIRECT_URL = "/"
 # A request body larger than this is refused with a 400 before it is parsed. Specs are small; 201-point CDFs are ~5 KB.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("FA_MAX_BODY_BYTES", 256 * 1024)
 
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or None
+if CELERY_BROKER_URL:
+    validate_broker_url("CELERY_BROKER_URL", CELERY_BROKER_URL)
+
+# The cache holds the throttles' counters. In production it must be shared by every worker and host, or each
+# gunicorn worker would allow its own 5 sign-ins a minute: FA_CACHE_URL names a Redis database, and without it the
+# Celery broker's Redis is used. With neither (local runs, tests) a process-local cache does.
+FA_CACHE_URL = env_str("FA_CACHE_URL") or (CELERY_BROKER_URL if (CELERY_BROKER_URL or "").startswith("redis") else "")
+if FA_CACHE_URL:
+    validate_broker_url("FA_CACHE_URL", FA_CACHE_URL)
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": FA_CACHE_URL,
+                          "KEY_PREFIX": "fa"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+FA_NUM_PROXIES = env_int("FA_NUM_PROXIES", 0) or None
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "forecasts.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -130,9 +164,26 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "forecasts.api.errors.exception_handler",
+    # Every list is paged and no page is larger than FA_MAX_PAGE (forecasts/api/pagination.py).
+    "DEFAULT_PAGINATION_CLASS": "forecasts.api.pagination.BoundedLimitOffsetPagination",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    # DRF's rate syntax: a count, a slash and sec/min/hour/day. Sign-in is per username and per address, sign-up
+    # per address (forecasts/throttles.py); anon per address and user per account on every other call.
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env_rate("FA_THROTTLE_LOGIN", "5/min"),
+        # A classroom signs up together from one address behind its NAT: 30 an hour lets it, and stops a script.
+        "register": env_rate("FA_THROTTLE_REGISTER", "30/hour"),
+        "anon": env_rate("FA_THROTTLE_ANON", "120/min"),
+        # A person clicking, or a client script polling a job, stays far below this.
+        "user": env_rate("FA_THROTTLE_USER", "1200/min"),
+    },
+    # How many proxies put the client's address in X-Forwarded-For; unset, REMOTE_ADDR is the address.
+    "NUM_PROXIES": FA_NUM_PROXIES,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -152,9 +203,6 @@ SPECTACULAR_SETTINGS = {
 # --- Celery ------------------------------------------------------------------------------------------------------
 # No broker configured: tasks run eagerly inside the web process (the one-command local run). With a broker, they go
 # to workers. https://docs.celeryq.dev/en/stable/userguide/configuration.html
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or None
-if CELERY_BROKER_URL:
-    validate_broker_url("CELERY_BROKER_URL", CELERY_BROKER_URL)
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
@@ -227,7 +275,32 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("FA_LOG_LEVEL", "INFO")},
 }
 
+# --- Accounts and tokens ---------------------------------------------------------------------------------------------
+# An API token older than this many days is refused (401, "token expired"); 0 means tokens never expire.
+FA_TOKEN_TTL_DAYS = env_int("FA_TOKEN_TTL_DAYS", 30 if PRODUCTION else 0)
+if FA_TOKEN_TTL_DAYS < 0:
+    raise ImproperlyConfigured("FA_TOKEN_TTL_DAYS must be 0 (never expire) or a number of days")
+# Caps per user per question, so one account cannot fill a thread or a history (forecasts/limits.py reads them).
+FA_MAX_EVIDENCE_PER_USER = env_int("FA_MAX_EVIDENCE_PER_USER", 200)
+FA_MAX_PREDICTIONS_PER_USER = env_int("FA_MAX_PREDICTIONS_PER_USER", 500)
+# The largest page any list returns, whatever ?limit= asks for.
+FA_MAX_PAGE = env_int("FA_MAX_PAGE", 500)
+# A prediction this close (KL in nats) to the published posterior is flagged for review before prizes are awarded.
+FA_REVIEW_KL = env_float("FA_REVIEW_KL", 0.01)
+# The header a trusted proxy puts the client's address in (e.g. HTTP_X_FORWARDED_FOR); unset, REMOTE_ADDR is used.
+FA_CLIENT_IP_HEADER = env_str("FA_CLIENT_IP_HEADER", "") or ""
+
 if PRODUCTION:
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+    # HTTPS only: a year of HSTS once the site is known to serve HTTPS everywhere (start smaller when trying it).
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", True)
+    # Behind a proxy that ends TLS, it tells Django the request was HTTPS: DJANGO_PROXY_SSL_HEADER=X-Forwarded-Proto.
+    # Set it only when the proxy always sets (and overwrites) that header, or a client could claim HTTPS.
+    _proxy_header = env_str("DJANGO_PROXY_SSL_HEADER", "") or ""
+    if _proxy_header:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")

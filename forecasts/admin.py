@@ -2,7 +2,11 @@
 can be added, changed or deleted from the admin."""
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from rest_framework.authtoken.admin import TokenProxy
 
+from .audit import audit
 from .models import (
     AuditEvent,
     Competition,
@@ -16,6 +20,8 @@ from .models import (
     Score,
     Status,
 )
+from .permissions import crowd_visible, draw_seed_visible
+from .services import user_tokens_revoke
 
 
 class ReadOnly:
@@ -57,7 +63,13 @@ class EvidenceAdmin(ReadOnlyAdmin):
 class PredictionAdmin(ReadOnlyAdmin):
     list_display = ["id", "question", "author", "is_current", "created_at"]
     list_filter = ["question", "is_current"]
-    exclude = ["cdf_bytes"]
+
+    def get_exclude(self, request, obj=None):
+        # The same rule as the API (permissions.crowd_visible): nobody, organizers included, reads a prediction
+        # before the expert's posterior is published. Organizers may predict; the expert must not be anchored.
+        if obj is not None and crowd_visible(obj.question, request.user):
+            return ["cdf_bytes"]
+        return ["cdf_bytes", "spec", "summary", "fit", "notes", "mass_below", "mass_above"]
 
 
 @admin.register(Score)
@@ -82,6 +94,10 @@ class PrizeAllocationAdmin(ReadOnlyAdmin):
     list_display = ["id", "question", "state", "accuracy_pool", "evidence_pool", "created_at", "awarded_at"]
     inlines = [PayoutInline]
 
+    def get_exclude(self, request, obj=None):
+        # A draft's draw transcript carries the seed, secret until the award (as on the question).
+        return [] if obj is not None and draw_seed_visible(obj.question) else ["draw"]
+
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):  # the audit log is append-only, and only the services append
@@ -91,3 +107,43 @@ class AuditEventAdmin(ReadOnlyAdmin):  # the audit log is append-only, and only 
 
 admin.site.register(Influence, ReadOnlyAdmin)
 admin.site.register(Competition, ReadOnlyAdmin)
+
+
+# API tokens are passwords: the admin must not list them (rest_framework.authtoken registers them by default).
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class AuditedUserAdmin(UserAdmin):
+    """Superusers only may change accounts here (roles, passwords), and each change lands in the audit log; staff
+    (organizers) may look. A password set here ends the user's API tokens, like any other password change."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser or (request.method in ("GET", "HEAD")
+                                             and super().has_view_permission(request, obj))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def log_addition(self, request, obj, message):
+        audit(action="admin.user.add", actor=request.user, user=obj.pk, username=obj.get_username())
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        audit(action="admin.user.change", actor=request.user, user=obj.pk, change=str(message))
+        if "password" in str(message).lower():
+            user_tokens_revoke(user=obj, reason="password set in the admin")
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            audit(action="admin.user.delete", actor=request.user, user=obj.pk, username=obj.get_username())
+        return super().log_deletions(request, queryset)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from django.conf import settings
+
 from amplification import allocation
 from amplification.grid import MAX_POINTS
 
@@ -19,6 +21,18 @@ MAX_UNIT = 100
 MAX_EVIDENCE_BODY = 20_000
 MAX_SOURCES = 20
 MAX_SOURCE_URL = 2000
+
+
+
+def max_evidence_per_user() -> int:
+    """Evidence one user may post on one question (FA_MAX_EVIDENCE_PER_USER): bounds a thread one account can fill."""
+    return int(settings.FA_MAX_EVIDENCE_PER_USER)
+
+
+def max_predictions_per_user() -> int:
+    """Predictions (the history included) one user may make on one question (FA_MAX_PREDICTIONS_PER_USER)."""
+    return int(settings.FA_MAX_PREDICTIONS_PER_USER)
+
 
 # Predictions and posteriors
 MAX_PREDICTION_EVIDENCE = 200  # evidence ids a prediction may cite

@@ -466,3 +466,33 @@ class CompetitionPayout(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} to {self.user_id} from competition award {self.award_id}"
+
+
+class Account(models.Model):
+    """What the platform knows of a user beyond Django's row: where they signed up from, for the prize review.
+
+    The address is shown to organizers only (forecasts.permissions.can_review_prizes)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account")
+    signup_ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"account of {self.user_id}"
+
+
+class PrizeExclusion(models.Model):
+    """An organizer's decision that a user takes nothing from a question's prizes (a second account, a copy)."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="prize_exclusions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["question", "user"], name="one_exclusion_per_user")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} excluded from prizes of question {self.question_id}"

@@ -8,6 +8,7 @@ from datetime import UTC
 import numpy as np
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -18,6 +19,7 @@ from django.views.decorators.http import require_POST
 from amplification.grid import U_GRID
 
 from . import limits, permissions, prizes, selectors, services
+from .addresses import client_address
 from .errors import ServiceError
 from .forms import (
     QUANTILES,
@@ -29,6 +31,7 @@ from .forms import (
     SignupForm,
 )
 from .models import Endorsement, Evidence, PrizeAllocation
+from .throttles import signup_throttled
 
 PLOT_W, PLOT_H, PAD = 640, 220, 40
 # An id typed into a form: ASCII digits only (str.isdigit() also accepts "²", which int() refuses), and at most 19 of
@@ -116,6 +119,17 @@ def question_new(request):
     return render(request, "forecasts/question_new.html", {"form": form})
 
 
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change, and then every API token of the user is deleted: whoever held one must sign in
+    with the new password. The session stays signed in (Django keeps it valid for the one who changed it)."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        services.user_tokens_revoke(user=form.user, reason="password change")
+        return response
+
+
+@signup_throttled
 def signup(request):
     """Create an account with the rules and messages of POST /api/auth/register/, then sign the new user in."""
     next_url = request.POST.get("next") or request.GET.get("next") or "/"
@@ -128,7 +142,7 @@ def signup(request):
     if request.method == "POST" and form.is_valid():
         try:
             user = services.user_register(username=form.cleaned_data["username"],
-                                          password=form.cleaned_data["password"])
+                                          password=form.cleaned_data["password"], address=client_address(request))
         except ServiceError as exc:
             for field, problem in _service_problems(exc):
                 form.add_error(field if field in form.fields else None, problem)

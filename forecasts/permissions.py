@@ -155,6 +155,12 @@ def job_result_visible(job: Job, user: User) -> bool:
     return True
 
 
+def job_progress_visible(job: Job, user: User) -> bool:
+    """May this user read a job's counts and times? Not an aggregate job's while the crowd is hidden: its `total`
+    (and `done`, and when it was queued) say how many predictions there are and when they came."""
+    return job.kind != Job.Kind.AGGREGATE or crowd_visible(job.question, user)
+
+
 def draw_seed_visible(question: Question) -> bool:
     """The draw's seed is revealed by the award; before that the expert, who sets the weights, could pick the winner."""
     return question.status == Status.AWARDED

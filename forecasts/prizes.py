@@ -347,6 +347,10 @@ def competition_create(*, user, name: str, question_ids: Sequence[int], pool: An
     missing = sorted(set(question_ids) - {q.pk for q in questions})
     if missing:
         raise Invalid.field("questions", f"no questions {missing}")
+    drafts = sorted(q.pk for q in questions if q.status == Status.DRAFT)
+    if drafts:
+        # A draft is visible only to its expert and organizers: listing it in a competition would publish it.
+        raise Invalid.field("questions", f"questions {drafts} are drafts; open them first")
     competition = Competition.objects.create(name=name.strip(), pool=pool, currency=_currency_arg(currency))
     competition.questions.set(questions)
     audit(action="competition.create", actor=user, competition=competition.pk, name=competition.name,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ from .forecast_log import head_subquery, log_evidence, log_posterior, log_predic
 from .jobs import job_enqueue
 from .models import (
     ANNULLED,
+    Account,
     Endorsement,
     Evidence,
     Influence,
@@ -211,6 +213,10 @@ def evidence_post(
         raise Invalid.field("body", "must not be blank")
     if len(sources) > limits.MAX_SOURCES:
         raise Invalid.field("sources", f"at most {limits.MAX_SOURCES} links")
+    posted = Evidence.objects.filter(question=question, author=author).count()
+    if posted >= limits.max_evidence_per_user():
+        raise Invalid.field("body", f"you have posted the most evidence allowed on one question "
+                                    f"({limits.max_evidence_per_user()}, FA_MAX_EVIDENCE_PER_USER)")
     parent = None
     if parent_id is not None:
         parent = Evidence.objects.filter(pk=parent_id, question=question).first()
@@ -245,6 +251,9 @@ def prediction_submit(*, question: Question, author, spec: Any, evidence_ids: Se
     missing = sorted(set(evidence_ids) - {e.pk for e in evidence})
     if missing:
         raise Invalid.field("evidence", f"no evidence {missing} on this question")
+    if Prediction.objects.filter(question=question, author=author).count() >= limits.max_predictions_per_user():
+        raise Invalid.field("spec", f"you have made the most predictions allowed on one question "
+                                    f"({limits.max_predictions_per_user()}, FA_MAX_PREDICTIONS_PER_USER)")
     fields = distribution_fields(spec=spec, domain=question.domain)
     # Keep the history; only the newest prediction per author is scored.
     Prediction.objects.filter(question=question, author=author, is_current=True).update(is_current=False)
@@ -292,6 +301,9 @@ def _validate_influence(question: Question, influence: Sequence[dict]) -> list[I
         if len(note) > limits.MAX_INFLUENCE_NOTE:
             raise Invalid.field(f"influence[{i}].note", f"at most {limits.MAX_INFLUENCE_NOTE} characters")
         rows.append(Influence(question=question, evidence_id=evidence_id, weight=float(weight), note=note))
+    # Each weight finite is not enough: [1e308, 1e308] sums to inf, and the evidence pool could then not be split.
+    if not math.isfinite(sum(r.weight for r in rows)):  # fsum raises on the overflow; sum gives inf
+        raise Invalid.field("influence", "the weights' sum must be finite (scale them down)")
     return rows
 
 
@@ -369,12 +381,36 @@ def outcome_record(*, question: Question, user, value: Any) -> Outcome:
 
 
 USERNAME_TAKEN = "is already taken"
+USERNAME_MIXED = "mixes Latin letters with Cyrillic or Greek ones (which look alike); use one alphabet"
 
 
-def user_register(*, username: str, password: str):
+def _script_of(char: str) -> str | None:
+    """LATIN, CYRILLIC or GREEK for a letter of those alphabets; None for digits, marks and everything else."""
+    if not char.isalpha():
+        return None
+    name = unicodedata.name(char, "")
+    for script in ("LATIN", "CYRILLIC", "GREEK"):
+        if name.startswith(script):
+            return script
+    return None
+
+
+def username_canonical(username: str) -> str:
+    """The name as stored: NFKC-normalised, so `organizer` typed in fullwidth letters is `organizer` (and so taken)."""
+    return unicodedata.normalize("NFKC", username)
+
+
+def user_register(*, username: str, password: str, address: str | None = None):
+    """A new account (and its Account row with the sign-up address). Names are unique without regard to case or
+    Unicode width; a name mixing Latin with Cyrillic or Greek letters (a Cyrillic a, U+0430, in `alice`) is refused."""
     from django.contrib.auth.password_validation import validate_password
     from django.core.exceptions import ValidationError
 
+    username = username_canonical(username)
+    if not limits.USERNAME_PATTERN.match(username) or len(username) > limits.MAX_USERNAME:
+        raise Invalid.field("username", limits.USERNAME_RULE)
+    if len({_script_of(c) for c in username} - {None}) > 1:
+        raise Invalid.field("username", USERNAME_MIXED)
     if User.objects.filter(username__iexact=username).exists():
         raise Invalid.field("username", USERNAME_TAKEN)
     user = User(username=username)
@@ -388,6 +424,16 @@ def user_register(*, username: str, password: str):
         # second insert. The savepoint keeps the caller's transaction usable, so the loser gets the same 400.
         with transaction.atomic():
             user.save()
+            Account.objects.create(user=user, signup_ip=address)
     except IntegrityError:
         raise Invalid.field("username", USERNAME_TAKEN) from None
     return user
+
+
+def user_tokens_revoke(*, user, reason: str) -> int:
+    """Delete every API token of the user (logout, a password change): a stolen token stops working at once."""
+    from rest_framework.authtoken.models import Token
+
+    deleted, _ = Token.objects.filter(user=user).delete()
+    audit(action="user.tokens_revoke", actor=user, user=user.pk, reason=reason)
+    return deleted

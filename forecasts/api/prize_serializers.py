@@ -12,7 +12,7 @@ from rest_framework import serializers
 from amplification import allocation
 
 from .. import limits
-from ..models import AuditEvent, Competition, CompetitionAward, Influence, Payout, PrizeAllocation
+from ..models import AuditEvent, Competition, CompetitionAward, Influence, Payout, PrizeAllocation, Status
 from ..permissions import draw_seed_visible
 from .serializers import id_field
 
@@ -144,7 +144,11 @@ class CompetitionInSerializer(serializers.Serializer):
 
 class CompetitionSerializer(serializers.ModelSerializer):
     pool = serializers.DecimalField(**AMOUNT, read_only=True)
-    questions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    questions = serializers.SerializerMethodField()
+
+    def get_questions(self, obj) -> list[int]:
+        # Drafts are never listed (competition_create refuses them; this guards rows from before that rule).
+        return sorted(q.pk for q in obj.questions.all() if q.status != Status.DRAFT)
 
     class Meta:
         model = Competition

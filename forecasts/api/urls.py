@@ -11,6 +11,7 @@ router.register("jobs", views.JobViewSet, basename="job")
 urlpatterns = [
     path("auth/register/", views.register, name="auth-register"),
     path("auth/token/", views.token, name="auth-token"),
+    path("auth/logout/", views.logout, name="auth-logout"),
     # Prizes, audit, leaderboards, influence and competitions (forecasts/api/prize_views.py).
     path("questions/<int:pk>/prizes/", prize_views.QuestionPrizesView.as_view(), name="question-prizes"),
     path("questions/<int:pk>/prizes/award/", prize_views.QuestionPrizesAwardView.as_view(),

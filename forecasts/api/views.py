@@ -16,10 +16,14 @@ from rest_framework.response import Response
 from amplification.interop import to_metaculus
 
 from .. import jobs, selectors, services
+from ..addresses import client_address
 from ..errors import Conflict, NotFound
 from ..models import Aggregate, Evidence, Job, Posterior, Prior, Question
-from ..permissions import crowd_visible, job_result_visible
+from ..permissions import crowd_visible, job_progress_visible, job_result_visible
+from ..throttles import LOGIN_THROTTLES, RegisterThrottle
 from . import serializers as s
+from .authentication import token_expired
+from .pagination import BoundedListPagination
 
 ERRORS = {
     400: OpenApiResponse(description="Bad input: {field: [message]}"),
@@ -36,28 +40,47 @@ def parse_body(serializer_class, request):
     return serializer.validated_data
 
 
-@extend_schema(request=s.CredentialsSerializer, responses={201: s.TokenSerializer, 400: ERRORS[400]})
+THROTTLED = {429: OpenApiResponse(description="Too many requests: wait the seconds in Retry-After")}
+
+
+@extend_schema(request=s.CredentialsSerializer,
+               responses={201: s.TokenSerializer, 400: ERRORS[400], **THROTTLED})
 @api_view(["POST"])
 @permission_classes([AllowAny])
-@throttle_classes([])
+@throttle_classes([RegisterThrottle])
 def register(request):
     data = parse_body(s.CredentialsSerializer, request)
     with transaction.atomic():
-        user = services.user_register(username=data["username"], password=data["password"])
+        user = services.user_register(username=data["username"], password=data["password"],
+                                      address=client_address(request))
         token, _ = Token.objects.get_or_create(user=user)
     return Response({"token": token.key}, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(request=s.CredentialsSerializer, responses={200: s.TokenSerializer, 400: ERRORS[400]})
+@extend_schema(request=s.CredentialsSerializer,
+               responses={200: s.TokenSerializer, 400: ERRORS[400], **THROTTLED})
 @api_view(["POST"])
 @permission_classes([AllowAny])
+@throttle_classes(LOGIN_THROTTLES)
 def token(request):
     data = parse_body(s.CredentialsSerializer, request)
     user = authenticate(request, username=data["username"], password=data["password"])
     if user is None:
         raise AuthenticationFailed("wrong username or password")
     token, _ = Token.objects.get_or_create(user=user)
+    if token_expired(token):
+        # A fresh sign-in replaces a token past its lifetime rather than handing it back.
+        token.delete()
+        token = Token.objects.create(user=user)
     return Response({"token": token.key})
+
+
+@extend_schema(request=None, responses={204: None})
+@api_view(["POST"])
+def logout(request):
+    """Delete the caller's API token: it stops working at once. Sign in again for a new one."""
+    services.user_tokens_revoke(user=request.user, reason="logout")
+    return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # Ids in paths are digits: anything else is no such object (404), never a lookup that raises.
@@ -114,14 +137,19 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     # --- evidence and predictions ----------------------------------------------------------------------------------
 
+    def _page(self, queryset, serializer_class, context=None):
+        """One page of a question's list: a bare JSON list, with X-Total-Count and Link headers (api/pagination.py)."""
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(serializer_class(page, many=True, context=context).data)
+
     @extend_schema(methods=["GET"], request=None, responses={200: s.EvidenceSerializer(many=True)})
     @extend_schema(methods=["POST"], request=s.EvidenceInSerializer, responses={201: s.EvidenceSerializer, **ERRORS})
-    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    @action(detail=True, methods=["get", "post"], pagination_class=BoundedListPagination)
     def evidence(self, request, pk=None):
         question = self.get_object()
         if request.method == "GET":
-            return Response(s.EvidenceSerializer(selectors.evidence_list(question), many=True,
-                                                 context=evidence_context(question, request.user)).data)
+            return self._page(selectors.evidence_list(question), s.EvidenceSerializer,
+                              context=evidence_context(question, request.user))
         data = parse_body(s.EvidenceInSerializer, request)
         evidence = services.evidence_post(
             question=question, author=request.user, body=data["body"], sources=data.get("sources", []),
@@ -133,13 +161,13 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(methods=["GET"], request=None, responses={200: s.PredictionSerializer(many=True)})
     @extend_schema(methods=["POST"], request=s.PredictionInSerializer,
                    responses={201: s.PredictionSerializer, **ERRORS})
-    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    @action(detail=True, methods=["get", "post"], pagination_class=BoundedListPagination)
     def predictions(self, request, pk=None):
         question = self.get_object()
         if request.method == "GET":
             current_only = request.query_params.get("current") in ("1", "true")
             qs = selectors.predictions_visible(question, request.user, current_only=current_only)
-            return Response(s.PredictionSerializer(qs[:1000], many=True).data)
+            return self._page(qs, s.PredictionSerializer)
         data = parse_body(s.PredictionInSerializer, request)
         prediction = services.prediction_submit(
             question=question, author=request.user, spec=data["spec"], evidence_ids=data.get("evidence", [])
@@ -243,6 +271,9 @@ class JobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         body = self.get_serializer(job).data
         if not job_result_visible(job, request.user):
             body["result"] = None  # state and progress stay; what the job computed is not this user's to see
+        if not job_progress_visible(job, request.user):
+            for field in ("done", "total", "created_at", "queued_at", "started_at", "finished_at"):
+                body[field] = None
         return Response(body)
 
     @extend_schema(request=None, responses={202: s.JobSerializer, **ERRORS},
