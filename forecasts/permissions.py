@@ -124,6 +124,11 @@ def crowd_visible(question: Question, user: User | None = None) -> bool:
     return question.status == Status.CLOSED and hasattr(question, "outcome")
 
 
+def crowd_visible_filter() -> Q:
+    """crowd_visible as a filter on questions, for reads across many of them (track records)."""
+    return Q(status__in=CROWD_PUBLIC_FROM) | Q(status=Status.CLOSED, outcome__isnull=False)
+
+
 def scores_visible(question: Question) -> bool:
     """Scores show only once the scoring job has finished, so nobody reads a half-written ranking."""
     return question.status in SCORED_STATES
