@@ -254,6 +254,13 @@ def pools_compared(question: Question) -> list[dict[str, Any]]:
             for method in POOL_METHODS for scores in [stored.get(method)]]
 
 
+def pools_side_by_side(question: Question) -> list[Aggregate]:
+    """The stored pools of a question, one per method in POOL_METHODS order, for the page's table. The caller checks
+    that the crowd is visible."""
+    stored = {a.method: a for a in Aggregate.objects.filter(question=question)}
+    return [stored[m] for m in POOL_METHODS if m in stored]
+
+
 def pools_across(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per method, the mean KL(posterior || pool) and mean skill over the questions where that pool is scored, and
     how many those are. Lower KL anticipates the expert better."""

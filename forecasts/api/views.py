@@ -169,7 +169,7 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response({"status": question.status, "results": s.ScoreSerializer(results, many=True).data})
 
     @extend_schema(request=None, responses={200: s.AggregateSerializer, **ERRORS},
-                   parameters=[OpenApiParameter("method", str, enum=list(POOL_METHODS), default="equal",
+                   parameters=[OpenApiParameter("method", str, enum=[*POOL_METHODS], default="equal",
                                                 description="the pooling method (DESIGN.md, Pooling methods)")])
     @action(detail=True, methods=["get"])
     def aggregate(self, request, pk=None):
