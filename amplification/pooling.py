@@ -216,7 +216,7 @@ def _in_threads(calls: list) -> list:
 
 
 @numba.njit(inline="always")
-def _next_g(cdfs, i, k, f0, scale, a):  # pragma: no cover - compiled
+def _next_g(cdfs, i, k, f0, scale, a):
     """G_i at grid point k from its CDF, given G at k - 1 (a): exactly 1 at the last point, and round-off that would
     step below a or above 1 flattened (every level index stays within the tables)."""
     if k == cdfs.shape[1] - 1:
@@ -225,7 +225,7 @@ def _next_g(cdfs, i, k, f0, scale, a):  # pragma: no cover - compiled
 
 
 @numba.njit(inline="always")
-def _segment(wh, a, b, narrow):  # pragma: no cover - compiled
+def _segment(wh, a, b, narrow):
     """Slope c and step e of a segment [a, b] of G worth wh (see _coarse_sums)."""
     dg = b - a
     c = wh / max(dg, narrow)
@@ -233,14 +233,15 @@ def _segment(wh, a, b, narrow):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False, error_model="numpy")
-def _coarse_sums(cdfs, v, coarse, narrow, tolerance, sums):  # pragma: no cover - compiled; tested through the pool
+def _coarse_sums(cdfs, v, coarse, narrow, tolerance, sums):
     """Accumulate, for every row i with v[i] > 0, v_i u_i(p) at the levels p = l / coarse, as two sums per level bin.
 
     u_i(p) = sum over the 200 segments [a, b] of G_i of h * clip((p - a) / (b - a), 0, 1): a ramp per segment. A ramp
     is c (max(p - a, 0) - max(p - b, 0)) with c = h / (b - a), so the whole sum at p is p * S(p) - T(p), where S adds
     c at each segment start below p and -c at each end below p, and T adds c t likewise at those points t. Each grid
-    point adds to the one level bin it falls in: sums[bin, 0] to S, sums[bin, 1] to -T; running totals over the bins
-    give both at every level, so the cost is one pass over the rows whatever the number of levels.
+    point adds to the one level bin it falls in: sums[bin, 0] to S, sums[bin, 1] to the offset -T (and the steps e
+    below); running totals over the bins give both at every level, so the cost is one pass over the rows whatever the
+    number of levels.
 
     A segment narrower than `narrow` (the final level spacing: a near-flat stretch of G, little mass) would make c
     huge and S a difference of huge numbers; its slope is capped at h / narrow and the rest of its h is added as a
@@ -287,7 +288,7 @@ def _coarse_sums(cdfs, v, coarse, narrow, tolerance, sums):  # pragma: no cover 
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False, error_model="numpy")
-def _fine_sums(cdfs, v, shift, narrow, slot, sums):  # pragma: no cover - compiled; tested through the pool
+def _fine_sums(cdfs, v, shift, narrow, slot, sums):
     """The sums of `_coarse_sums` at the 2^shift levels inside each coarse bin that has a slot (slot[bin] >= 0):
     sums[slot, level inside the bin]. The rows were checked by the coarse pass. A grid point outside those bins costs
     a table look-up; the slope and step are computed only for the points that land in one."""
