@@ -8,6 +8,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from amplification.pooling import POOL_METHODS
+
 from .currencies import ISO_4217
 from .env import (
     env_bool,
@@ -264,6 +266,17 @@ if FA_JOB_CLAIM_STALE_SECONDS < 1:
 FA_SCORE_WRITE_CHUNK = env_int("FA_SCORE_WRITE_CHUNK", 10_000)
 if FA_SCORE_WRITE_CHUNK < 1:
     raise ImproperlyConfigured("FA_SCORE_WRITE_CHUNK must be at least 1")
+# The pooled forecast the question page and the report lead with (all four are stored; ?method= picks another).
+FA_POOL_DEFAULT_METHOD = (env_str("FA_POOL_DEFAULT_METHOD", "equal") or "").strip()
+if FA_POOL_DEFAULT_METHOD not in POOL_METHODS:
+    raise ImproperlyConfigured(
+        f"FA_POOL_DEFAULT_METHOD={FA_POOL_DEFAULT_METHOD!r}: must be one of {', '.join(POOL_METHODS)}"
+    )
+# The skill pool weights an author by their track record only from this many scored earlier questions on; below it,
+# as the average author with a record (too few questions to tell luck from skill).
+FA_POOL_SKILL_MIN_COUNT = env_int("FA_POOL_SKILL_MIN_COUNT", 3)
+if FA_POOL_SKILL_MIN_COUNT < 1:
+    raise ImproperlyConfigured("FA_POOL_SKILL_MIN_COUNT must be at least 1")
 FA_CURRENCY = (env_str("FA_CURRENCY", "USD") or "").strip().upper()
 if FA_CURRENCY not in ISO_4217:
     raise ImproperlyConfigured(f"FA_CURRENCY={FA_CURRENCY!r} is not an ISO 4217 currency code (such as USD or EUR)")

@@ -76,6 +76,11 @@ class Question(models.Model):
     def is_past_close(self, now=None) -> bool:
         return (now or timezone.now()) >= self.closes_at
 
+    @property
+    def aggregate(self) -> Aggregate | None:
+        """The pooled forecast by the organizer-facing default method (settings.FA_POOL_DEFAULT_METHOD), or None."""
+        return self.aggregates.filter(method=settings.FA_POOL_DEFAULT_METHOD).first()
+
 
 class StoredDistribution(models.Model):
     """A distribution in canonical form (201-point CDF as float64 bytes) beside the spec the person typed."""
@@ -181,16 +186,20 @@ class Influence(models.Model):
 
 
 class Aggregate(StoredDistribution):
-    """The pooled crowd forecast (the amplified forecast), recomputed whenever the current predictions change."""
+    """The pooled crowd forecast (the amplified forecast) by one method (amplification.pooling.POOL_METHODS): one row
+    per (question, method), all recomputed together whenever the current predictions change."""
 
-    question = models.OneToOneField(Question, on_delete=models.CASCADE, related_name="aggregate")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="aggregates")
     method = models.CharField(max_length=20, default="equal")
     n_predictions = models.PositiveIntegerField(default=0)
     scores = models.JSONField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["question", "method"], name="one_aggregate_per_method")]
+
     def __str__(self) -> str:
-        return f"pooled forecast of question {self.question_id}"
+        return f"{self.method} pooled forecast of question {self.question_id}"
 
 
 class Score(models.Model):

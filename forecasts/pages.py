@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -18,9 +19,9 @@ from django.views.decorators.http import require_POST
 
 from amplification.grid import U_GRID
 
-from . import limits, permissions, prizes, selectors, services
+from . import limits, permissions, prizes, records, selectors, services
 from .addresses import client_address
-from .errors import ServiceError
+from .errors import NotFound, ServiceError
 from .forms import (
     QUANTILES,
     DistributionForm,
@@ -458,7 +459,40 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
         "allocation": question.allocations.filter(state="awarded").prefetch_related("payouts__user").first(),
         "my_prediction": my_prediction,
         "report": selectors.question_report(question) if permissions.crowd_visible(question, request.user) else None,
+        "pools": (selectors.pools_side_by_side(question) if permissions.crowd_visible(question, request.user)
+                  else []),
         "can_record_outcome": permissions.can_record_outcome(request.user, question),
         **forms,
     }
     return render(request, "forecasts/question_detail.html", context, status=status)
+
+
+# The calibration bars' full length, in SVG user units (the largest bin fills it).
+CALIBRATION_BAR_WIDTH = 200
+
+
+def _calibration_rows(counts: list[int]) -> list[dict]:
+    """One row per bin of a PIT histogram: its range, count, and bar length (the template draws the bar)."""
+    bins = len(counts)
+    top = max(counts, default=0)
+    return [{"low": i / bins, "high": (i + 1) / bins, "count": c,
+             "width": round(CALIBRATION_BAR_WIDTH * c / top) if top else 0} for i, c in enumerate(counts)]
+
+
+def user_profile(request, username: str):
+    """A user's track record, as the viewer may see it (forecasts.records.track_record), and calibration bars."""
+    try:
+        record = records.track_record(username=username, viewer=request.user)
+    except NotFound as exc:
+        raise Http404("no such user") from exc
+    context = {
+        "record": record,
+        "bar_width": CALIBRATION_BAR_WIDTH,
+        "calibration": [
+            {"name": "posterior", "label": "Where the expert's posterior median fell in each prediction",
+             "rows": _calibration_rows(record["calibration"]["posterior"])},
+            {"name": "outcome", "label": "Where the outcome fell in each prediction",
+             "rows": _calibration_rows(record["calibration"]["outcome"])},
+        ],
+    }
+    return render(request, "forecasts/user_profile.html", context)

@@ -140,6 +140,11 @@ def authors_hidden_from(user: User, question: Question) -> bool:
     return question.blind and is_expert(user, question) and question.status not in CROWD_PUBLIC_FROM
 
 
+def crowd_visible_filter() -> Q:
+    """crowd_visible as a filter on questions, for reads across many of them (track records)."""
+    return Q(status__in=CROWD_PUBLIC_FROM) | Q(status=Status.CLOSED, outcome__isnull=False)
+
+
 def scores_visible(question: Question) -> bool:
     """Scores show only once the scoring job has finished, so nobody reads a half-written ranking."""
     return question.status in SCORED_STATES

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from amplification.grid import N_POINTS
 from amplification.outcomes import peer_scores, place_outcome, score_outcome
-from amplification.pooling import linear_pool
+from amplification.pooling import POOL_METHODS, pool, skill_pool_weights
 from amplification.scoring import score_predictions
 from amplification.ties import competition_ranks
 
@@ -35,6 +35,7 @@ from .models import (
     Score,
     Status,
 )
+from .records import skill_records
 from .services import question_locked
 from .stored import distribution_fields, fields_from_cdf
 
@@ -42,7 +43,8 @@ log = logging.getLogger(__name__)
 
 
 def current_cdfs(question_id: int, *, lead: tuple[np.ndarray, ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(prediction ids, author ids, (len(lead) + n, 201) CDFs) of the current predictions, in one query, ordered by id.
+    """(prediction ids, author ids, (len(lead) + n, 201) CDFs) of the current predictions, in one query, oldest first
+    (by created_at, then id: the `recency` pool reads the rows in this order).
 
     `lead`: CDFs to stack above the predictions' rows (the outcome job scores the prior, posterior and pool in the same
     engine pass); they are joined with the rows' bytes, so the stack costs no second copy of 100,000 rows.
@@ -51,7 +53,8 @@ def current_cdfs(question_id: int, *, lead: tuple[np.ndarray, ...] = ()) -> tupl
     with connection.cursor() as cursor:
         # A plain cursor, not the ORM: 100,000 rows of 1.6 KB come back without building model tuples.
         cursor.execute(
-            f"SELECT id, author_id, cdf_bytes FROM {table} WHERE question_id = %s AND is_current ORDER BY id",
+            f"SELECT id, author_id, cdf_bytes FROM {table} WHERE question_id = %s AND is_current"
+            " ORDER BY created_at, id",
             [question_id],
         )
         rows = cursor.fetchall()
@@ -179,7 +182,7 @@ def question_score(*, job_id: int) -> dict | None:
     # restore from backup could meet one.
     Score.objects.filter(question=question, prediction__is_current=False).delete()
 
-    aggregate_store(question=question, ids=ids, cdfs=cdfs, posterior=posterior, prior=prior)
+    aggregate_store(question=question, ids=ids, authors=authors, cdfs=cdfs, posterior=posterior, prior=prior)
     now = timezone.now()
     with transaction.atomic():
         if Question.objects.filter(pk=question.pk, status=Status.RESOLVED).update(status=Status.SCORED, scored_at=now):
@@ -188,43 +191,60 @@ def question_score(*, job_id: int) -> dict | None:
     return {"scored": n}
 
 
-def aggregate_store(*, question: Question, ids, cdfs: np.ndarray, posterior=None, prior=None) -> Aggregate | None:
-    """The amplified forecast: an equal-weight linear pool of the current predictions, and its scores."""
+def aggregate_store(*, question: Question, ids, authors, cdfs: np.ndarray, posterior=None,
+                    prior=None) -> dict[str, Aggregate]:
+    """The amplified forecast by every method in POOL_METHODS, and each pool's scores against the posterior once it
+    exists: one Aggregate row per (question, method). `cdfs` are the current predictions, oldest first (see
+    current_cdfs), `authors` their authors' ids.
+
+    All four are computed here, in the job that runs after every batch of submissions and at close, rather than on
+    read: a read would pool every current prediction four times over (the quantile pool alone is a pass over all of
+    them) and look up every author's track record, while the job does it once per change.
+    """
     if len(ids) == 0:
         Aggregate.objects.filter(question=question).delete()
-        return None
-    pooled = linear_pool(cdfs)
-    fields = fields_from_cdf(pooled, question.domain, spec={"type": "cdf", "cdf": pooled.tolist()})
+        return {}
+    mean_skill, counts = skill_records(question=question, authors=authors)
+    weights = skill_pool_weights(mean_skill, counts, min_count=settings.FA_POOL_SKILL_MIN_COUNT)
+    pools = {method: pool(method, cdfs, weights=weights if method == "skill" else None) for method in POOL_METHODS}
+    fields = {method: fields_from_cdf(pooled, question.domain, spec={"type": "cdf", "cdf": pooled.tolist()})
+              for method, pooled in pools.items()}
+    stored: dict[str, Aggregate] = {}
     with transaction.atomic():
-        # Under the question's row lock, the posterior is read where the row is written: a refresh that raced the
+        # Under the question's row lock, the posterior is read where the rows are written: a refresh that raced the
         # scoring job (it read "no posterior", then wrote after the scoring job had stored the scores) would
-        # otherwise leave the pooled forecast without scores for good.
+        # otherwise leave the pooled forecasts without scores for good.
         question_locked(question)
         posterior = posterior if posterior is not None else Posterior.objects.filter(question=question).first()
         prior = prior if prior is not None else Prior.objects.filter(question=question).first()
-        agg_scores = None
+        scored = None
         if posterior is not None and prior is not None:
-            s = score_predictions(
-                pooled[None, :], posterior.cdf, prior.cdf, open_lower=question.open_lower,
+            scored = score_predictions(
+                np.stack(list(pools.values())), posterior.cdf, prior.cdf, open_lower=question.open_lower,
                 open_upper=question.open_upper, uniform_mix=settings.FA_UNIFORM_MIX,
             )
-            agg_scores = {"kl": float(s.kl[0]), "log_score": float(s.log_score[0]), "skill": float(s.skill[0]),
-                          "crps": float(s.crps[0]), "wasserstein": float(s.wasserstein[0])}
-        aggregate, _ = Aggregate.objects.update_or_create(
-            question=question,
-            defaults={**fields, "method": "equal", "n_predictions": len(ids), "scores": agg_scores,
-                      "updated_at": timezone.now()},
-        )
-    return aggregate
+        now = timezone.now()
+        for i, method in enumerate(pools):
+            agg_scores = None
+            if scored is not None:
+                agg_scores = {"kl": float(scored.kl[i]), "log_score": float(scored.log_score[i]),
+                              "skill": float(scored.skill[i]), "crps": float(scored.crps[i]),
+                              "wasserstein": float(scored.wasserstein[i])}
+            stored[method], _ = Aggregate.objects.update_or_create(
+                question=question, method=method,
+                defaults={**fields[method], "n_predictions": len(ids), "scores": agg_scores, "updated_at": now},
+            )
+        Aggregate.objects.filter(question=question).exclude(method__in=POOL_METHODS).delete()
+    return stored
 
 
 def aggregate_refresh(*, job_id: int) -> dict | None:
     if not job_claim(job_id):
         return None
     job = Job.objects.select_related("question").get(pk=job_id)
-    ids, _, cdfs = current_cdfs(job.question_id)
+    ids, authors, cdfs = current_cdfs(job.question_id)
     job_progress(job_id, done=0, total=len(ids))
-    aggregate_store(question=job.question, ids=ids, cdfs=cdfs)
+    aggregate_store(question=job.question, ids=ids, authors=authors, cdfs=cdfs)
     job_finish(job_id, result={"pooled": len(ids)})
     return {"pooled": len(ids)}
 
@@ -276,7 +296,7 @@ def outcome_score(*, job_id: int) -> dict | None:
     summary = {
         OutcomeScore.Forecast.PRIOR: Prior.objects.filter(question=question).first(),
         OutcomeScore.Forecast.POSTERIOR: Posterior.objects.filter(question=question).first(),
-        OutcomeScore.Forecast.POOL: Aggregate.objects.filter(question=question).first(),
+        OutcomeScore.Forecast.POOL: question.aggregate,  # the organizer-facing default method's pool
     }
     present = [(forecast, row) for forecast, row in summary.items() if row is not None]
     ids, authors, stacked = current_cdfs(question.pk, lead=tuple(row.cdf for _, row in present))

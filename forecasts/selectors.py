@@ -14,11 +14,13 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Count, QuerySet
 
+from amplification.pooling import POOL_METHODS
 from amplification.scoring import score_predictions
 from amplification.ties import competition_ranks
 
 from .errors import Conflict, NotFound
 from .models import (
+    Aggregate,
     AuditEvent,
     Competition,
     CompetitionAward,
@@ -253,7 +255,7 @@ def question_report(question: Question) -> dict[str, Any]:
     """How much the expert moved, how well the pool anticipated it, and the forecasts scored against the outcome.
     The caller checks that the crowd is visible (permissions.crowd_visible)."""
     question = Question.objects.select_related("prior", "posterior").get(pk=question.pk)
-    aggregate = getattr(question, "aggregate", None)
+    aggregate = question.aggregate
     pool_scores = aggregate.scores if aggregate is not None else None
     outcome = outcome_of(question)
     rows = outcome_scores_list(question)
@@ -273,6 +275,7 @@ def question_report(question: Question) -> dict[str, Any]:
         "kl_posterior_pool": pool_scores["kl"] if pool_scores else None,
         "pool_skill": pool_scores["skill"] if pool_scores else None,
         "pool_method": aggregate.method if aggregate is not None else None,
+        "pools": pools_compared(question),
         "n_predictions": n_predictions,
         "outcome": {"value": outcome.value, "bucket": outcome.bucket} if outcome is not None else None,
         "annulled": bool(outcome is not None and outcome.annulled),
@@ -291,6 +294,32 @@ def _mean(values: list[float]) -> float | None:
 
 
 REPORT_MEANS = ("kl_posterior_prior", "kl_posterior_pool", "pool_skill", "beat_prior_share")
+
+
+def pools_compared(question: Question) -> list[dict[str, Any]]:
+    """Every pooling method's KL(posterior || pool) and skill on this question, in POOL_METHODS order; null until
+    the posterior exists (or where the pooled-forecast job has not stored that method)."""
+    stored = {a.method: a.scores for a in Aggregate.objects.filter(question=question).only("method", "scores")}
+    return [{"method": method, "kl": (scores or {}).get("kl"), "skill": (scores or {}).get("skill")}
+            for method in POOL_METHODS for scores in [stored.get(method)]]
+
+
+def pools_side_by_side(question: Question) -> list[Aggregate]:
+    """The stored pools of a question, one per method in POOL_METHODS order, for the page's table. The caller checks
+    that the crowd is visible."""
+    stored = {a.method: a for a in Aggregate.objects.filter(question=question)}
+    return [stored[m] for m in POOL_METHODS if m in stored]
+
+
+def pools_across(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per method, the mean KL(posterior || pool) and mean skill over the questions where that pool is scored, and
+    how many those are. Lower KL anticipates the expert better."""
+    out = []
+    for method in POOL_METHODS:
+        rows = [p for r in reports for p in r["pools"] if p["method"] == method and p["kl"] is not None]
+        out.append({"method": method, "n_questions": len(rows), "mean_kl": _mean([p["kl"] for p in rows]),
+                    "mean_skill": _mean([p["skill"] for p in rows])})
+    return out
 
 
 def reports_visible(user) -> list[dict[str, Any]]:
@@ -317,4 +346,5 @@ def report_across(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "n_outcomes_scored": sum(r["side_by_side"]["prior"] is not None for r in reports),
         "moved_toward_truth": sum(s["posterior"]["baseline"] > s["prior"]["baseline"] for s in both),
         "means": means,
+        "pools": pools_across(reports),
     }

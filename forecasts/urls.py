@@ -6,6 +6,7 @@ app_name = "forecasts"
 urlpatterns = [
     path("", pages.question_list, name="question-list"),
     path("accounts/signup/", pages.signup, name="signup"),
+    path("users/<str:username>/", pages.user_profile, name="user-profile"),
     path("questions/new/", pages.question_new, name="question-new"),
     path("questions/<int:pk>/", pages.question_detail, name="question-detail"),
     path("questions/<int:pk>/<slug:action>/", pages.question_act, name="question-act"),

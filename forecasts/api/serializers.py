@@ -160,7 +160,8 @@ class AggregateSerializer(StoredDistributionSerializer):
     """The pooled crowd forecast (the amplified forecast) as a stored distribution, and its scores once the posterior
     exists."""
 
-    method = serializers.CharField(help_text="how the predictions were pooled: `equal` (mean of the current CDFs)")
+    method = serializers.CharField(help_text="how the predictions were pooled: `equal` (mean of the current CDFs), "
+                                             "`recency`, `quantile` or `skill` (DESIGN.md, Pooling methods)")
     n_predictions = serializers.IntegerField(help_text="current predictions pooled")
     scores = AggregateScoresSerializer(allow_null=True, help_text="against the posterior; null until it exists")
     updated_at = serializers.DateTimeField()
@@ -272,6 +273,19 @@ class SideBySideSerializer(serializers.Serializer):
     pool = SideScoresSerializer(allow_null=True)
 
 
+class PoolComparedSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    kl = serializers.FloatField(allow_null=True, help_text="KL(posterior || pool) in nats; lower is better")
+    skill = serializers.FloatField(allow_null=True, help_text="KL(posterior||prior) - KL(posterior||pool)")
+
+
+class PoolMeansSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    n_questions = serializers.IntegerField(help_text="questions where this pool is scored")
+    mean_kl = serializers.FloatField(allow_null=True)
+    mean_skill = serializers.FloatField(allow_null=True)
+
+
 class ReportSerializer(serializers.Serializer):
     question = serializers.IntegerField()
     title = serializers.CharField()
@@ -279,7 +293,8 @@ class ReportSerializer(serializers.Serializer):
     kl_posterior_prior = serializers.FloatField(allow_null=True, help_text="how much the expert moved (nats)")
     kl_posterior_pool = serializers.FloatField(allow_null=True, help_text="how far the pool was from the posterior")
     pool_skill = serializers.FloatField(allow_null=True, help_text="KL(posterior||prior) - KL(posterior||pool)")
-    pool_method = serializers.CharField(allow_null=True)
+    pool_method = serializers.CharField(allow_null=True, help_text="the organizer-facing default method")
+    pools = PoolComparedSerializer(many=True, help_text="every pooling method against the posterior")
     n_predictions = serializers.IntegerField()
     outcome = OutcomeBriefSerializer(allow_null=True)
     annulled = serializers.BooleanField()
@@ -306,6 +321,7 @@ class ReportAcrossSerializer(serializers.Serializer):
     n_outcomes_scored = serializers.IntegerField()
     moved_toward_truth = serializers.IntegerField(help_text="questions where posterior baseline > prior baseline")
     means = ReportMeansSerializer()
+    pools = PoolMeansSerializer(many=True, help_text="per pooling method, means over the questions scored")
 
 
 # --- questions -------------------------------------------------------------------------------------------------------
@@ -454,3 +470,25 @@ class ForecastLogSerializer(serializers.Serializer):
     head = serializers.CharField(allow_null=True, help_text="the chain's last value")
     count = serializers.IntegerField()
     entries = LogEntrySerializer(many=True, help_text="empty until the expert's posterior is published")
+
+
+# --- track records ---------------------------------------------------------------------------------------------------
+
+
+class CalibrationSerializer(serializers.Serializer):
+    bins = serializers.IntegerField(help_text="equal bins of [0, 1]")
+    posterior = serializers.ListField(child=serializers.IntegerField(),
+                                      help_text="PIT of the expert's posterior median in each scored prediction")
+    outcome = serializers.ListField(child=serializers.IntegerField(),
+                                    help_text="PIT of the outcome in each prediction scored against one")
+
+
+class TrackRecordSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    questions_scored = serializers.IntegerField()
+    mean_kl = serializers.FloatField(allow_null=True)
+    mean_skill = serializers.FloatField(allow_null=True)
+    outcomes_scored = serializers.IntegerField()
+    mean_baseline = serializers.FloatField(allow_null=True)
+    mean_peer = serializers.FloatField(allow_null=True)
+    calibration = CalibrationSerializer()

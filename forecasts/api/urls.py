@@ -23,6 +23,7 @@ urlpatterns = [
     path("questions/<int:pk>/influence/", prize_views.QuestionInfluenceView.as_view(), name="question-influence"),
     path("questions/<int:pk>/report/", report_views.QuestionReportView.as_view(), name="question-report"),
     path("questions/<int:pk>/report.csv", report_views.QuestionReportCSVView.as_view(), name="question-report-csv"),
+    path("users/<str:username>/record/", views.user_record, name="user-record"),
     path("report/", report_views.ReportView.as_view(), name="report"),
     path("report.csv", report_views.ReportCSVView.as_view(), name="report-csv"),
     path("competitions/", prize_views.CompetitionListView.as_view(), name="competition-list"),

@@ -14,10 +14,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from amplification.interop import to_metaculus
+from amplification.pooling import POOL_METHODS
 
-from .. import jobs, selectors, services
+from .. import jobs, records, selectors, services
 from ..addresses import client_address
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, Invalid, NotFound
 from ..models import Aggregate, Evidence, Job, Posterior, Prior, Question
 from ..permissions import crowd_visible, job_progress_visible, job_result_visible
 from ..throttles import LOGIN_THROTTLES, RegisterThrottle
@@ -204,14 +205,19 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         results = selectors.scores_list(question)
         return Response({"status": question.status, "results": s.ScoreSerializer(results, many=True).data})
 
-    @extend_schema(request=None, responses={200: s.AggregateSerializer, **ERRORS})
+    @extend_schema(request=None, responses={200: s.AggregateSerializer, **ERRORS},
+                   parameters=[OpenApiParameter("method", str, enum=[*POOL_METHODS], default="equal",
+                                                description="the pooling method (DESIGN.md, Pooling methods)")])
     @action(detail=True, methods=["get"])
     def aggregate(self, request, pk=None):
+        method = request.query_params.get("method", "equal")
+        if method not in POOL_METHODS:
+            raise Invalid.field("method", f"unknown pooling method; allowed: {', '.join(POOL_METHODS)}")
         question = self.get_object()
         if not crowd_visible(question, request.user):
             # The pooled forecast would reveal the hidden predictions (permissions.crowd_visible says until when).
             raise Conflict("the pooled forecast is shown once the expert's posterior is published")
-        return Response(s.AggregateSerializer(get_object_or_404(Aggregate, question=question)).data)
+        return Response(s.AggregateSerializer(get_object_or_404(Aggregate, question=question, method=method)).data)
 
     @extend_schema(request=s.OutcomeInSerializer, responses={200: s.OutcomeSerializer, **ERRORS},
                    description="The expert or an organizer records the true value, once: after the posterior is "
@@ -233,8 +239,7 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         rows = {
             "prior": Prior.objects.filter(question=question).first(),
             "posterior": Posterior.objects.filter(question=question).first(),
-            "aggregate": (Aggregate.objects.filter(question=question).first()
-                          if crowd_visible(question, request.user) else None),
+            "aggregate": question.aggregate if crowd_visible(question, request.user) else None,
             "mine": question.predictions.filter(author_id=request.user.pk, is_current=True).first(),
         }
         domain = question.domain
@@ -291,3 +296,12 @@ def evidence_context(question: Question, user) -> dict:
 
 def question_for(user, pk) -> Question:
     return get_object_or_404(selectors.questions_visible(user), pk=pk)
+
+
+@extend_schema(request=None, responses={200: s.TrackRecordSerializer, **ERRORS},
+               description="A user's track record over the questions whose crowd the caller may see (each question "
+                           "counts the user's scored prediction once; means are null when the count is 0), with "
+                           "calibration histograms of PIT values. 404 for an unknown user.")
+@api_view(["GET"])
+def user_record(request, username: str):
+    return Response(s.TrackRecordSerializer(records.track_record(username=username, viewer=request.user)).data)

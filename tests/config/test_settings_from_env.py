@@ -63,6 +63,8 @@ def test_production_starts_with_a_secret_key():
         ({"FA_VISIBILITY_TIMEOUT": "300"}, "FA_VISIBILITY_TIMEOUT"),
         ({"FA_TASK_TIME_LIMIT": "900"}, "FA_VISIBILITY_TIMEOUT"),
         ({"FA_TASK_SOFT_TIME_LIMIT": "400"}, "FA_TASK_SOFT_TIME_LIMIT"),
+        ({"FA_POOL_DEFAULT_METHOD": "median"}, "FA_POOL_DEFAULT_METHOD"),
+        ({"FA_POOL_SKILL_MIN_COUNT": "0"}, "FA_POOL_SKILL_MIN_COUNT"),
     ],
 )
 def test_it_refuses_a_malformed_value(env, needle):
