@@ -35,7 +35,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 WORKER_READY_TIMEOUT = float(os.environ.get("FA_TEST_WORKER_READY_TIMEOUT", "30"))
-WORKER_VISIBILITY_TIMEOUT = "5"
+# Short, so a killed worker's task comes back within the test; the settings refuse a visibility timeout at or below
+# the task time limit (a live task would be handed to a second worker), so the test workers' limits are shorter still.
+WORKER_VISIBILITY_TIMEOUT = "15"
+WORKER_TASK_TIME_LIMIT, WORKER_TASK_SOFT_TIME_LIMIT = "12", "10"
 
 
 # --- Marking and environment checks --------------------------------------------------------------------------------
@@ -224,6 +227,8 @@ class CeleryWorker:
             DATABASE_URL=self.database_url,
             CELERY_BROKER_URL=self.broker_url,
             FA_VISIBILITY_TIMEOUT=WORKER_VISIBILITY_TIMEOUT,
+            FA_TASK_TIME_LIMIT=WORKER_TASK_TIME_LIMIT,
+            FA_TASK_SOFT_TIME_LIMIT=WORKER_TASK_SOFT_TIME_LIMIT,
             DJANGO_SETTINGS_MODULE="config.settings",
             PYTHONUNBUFFERED="1",
         )

@@ -169,7 +169,7 @@ def assert_scored(question: Question, job_id: int, expected: dict, *, min_attemp
 
 
 def test_it_completes_a_score_job_whose_worker_was_killed_mid_way(celery_worker_factory):
-    """SIGKILL mid-job: Redis re-delivers the unacknowledged message after FA_VISIBILITY_TIMEOUT (5 s in the
+    """SIGKILL mid-job: Redis re-delivers the unacknowledged message after FA_VISIBILITY_TIMEOUT (15 s in the
     test workers) to the next worker, which takes the job over (its heartbeat is older than
     FA_JOB_CLAIM_STALE_SECONDS) and re-runs it; the upserts leave one row per prediction."""
     question = closed_question_with_predictions(5000, tag="kill")
