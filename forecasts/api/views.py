@@ -15,9 +15,9 @@ from rest_framework.response import Response
 
 from amplification.interop import to_metaculus
 
-from .. import jobs, selectors, services
+from .. import jobs, notifications, selectors, services
 from ..errors import Conflict, NotFound
-from ..models import Aggregate, Evidence, Job, Posterior, Prior, Question
+from ..models import Aggregate, Evidence, Job, Notification, Posterior, Prior, Question
 from ..permissions import crowd_visible, job_result_visible
 from . import serializers as s
 
@@ -36,14 +36,15 @@ def parse_body(serializer_class, request):
     return serializer.validated_data
 
 
-@extend_schema(request=s.CredentialsSerializer, responses={201: s.TokenSerializer, 400: ERRORS[400]})
+@extend_schema(request=s.RegisterSerializer, responses={201: s.TokenSerializer, 400: ERRORS[400]})
 @api_view(["POST"])
 @permission_classes([AllowAny])
 @throttle_classes([])
 def register(request):
-    data = parse_body(s.CredentialsSerializer, request)
+    data = parse_body(s.RegisterSerializer, request)
     with transaction.atomic():
-        user = services.user_register(username=data["username"], password=data["password"])
+        user = services.user_register(username=data["username"], password=data["password"],
+                                      email=data.get("email") or None)
         token, _ = Token.objects.get_or_create(user=user)
     return Response({"token": token.key}, status=status.HTTP_201_CREATED)
 
@@ -260,3 +261,22 @@ def evidence_context(question: Question, user) -> dict:
 
 def question_for(user, pk) -> Question:
     return get_object_or_404(selectors.questions_visible(user), pk=pk)
+
+
+class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The caller's notifications, newest first; POST read/ marks some or all of them read."""
+
+    serializer_class = s.NotificationSerializer
+    queryset = Notification.objects.none()  # for the schema; get_queryset gives the caller's
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return Notification.objects.filter(user=self.request.user).order_by("-created_at", "-id")
+
+    @extend_schema(request=s.NotificationsReadSerializer, responses={200: s.MarkedSerializer, 400: ERRORS[400]})
+    @action(detail=False, methods=["post"], url_path="read")
+    def read(self, request):
+        data = parse_body(s.NotificationsReadSerializer, request)
+        ids = None if data.get("all") else data["ids"]
+        return Response({"marked": notifications.notifications_mark_read(user=request.user, ids=ids)})
