@@ -7,7 +7,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-import time_machine
 from django.utils import timezone
 
 from forecasts import demo, jobs, notifications, prizes, services
