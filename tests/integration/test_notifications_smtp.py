@@ -62,7 +62,9 @@ def _settle(expected_mails: int, timeout: float = 90) -> None:
 @pytest.mark.parametrize("deliveries", [1, 2], ids=["once", "every-send-delivered-twice"])
 def test_it_mails_a_whole_competition_once_per_person_and_event(celery_worker_factory, smtp, deliveries,
                                                                   make_user):
-    celery_worker_factory(extra_env={"EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}"})
+    # The conftest's 5 s visibility timeout must exceed the task time limit (config/settings.py refuses otherwise).
+    celery_worker_factory(extra_env={"EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}", "FA_TASK_TIME_LIMIT": "4",
+                                     "FA_TASK_SOFT_TIME_LIMIT": "3"})
     expert, alice, bob, carol = (make_user(name) for name in ("expert", "alice", "bob", "carol"))
     organizer = make_user("organizer", organizer=True)
     for user in (expert, alice, bob, organizer):  # carol has no verified address: nothing is mailed to her
