@@ -119,3 +119,44 @@ def validate_broker_url(name: str, url: str) -> str:
         if not parts.hostname:
             raise ImproperlyConfigured(f"{name}={url!r} names no host (redis://127.0.0.1:6379/0)")
     return url
+
+
+def parse_email_url(url: str) -> dict:
+    """Turn smtp://user:pass@host:587?tls=1 (smtps:// for implicit TLS; console:// or locmem://) into Django's EMAIL_*
+    settings. The user and password may be percent-encoded."""
+    parts = urlsplit(url)
+    if parts.scheme in ("console", "locmem", "dummy"):
+        return {"EMAIL_BACKEND": f"django.core.mail.backends.{parts.scheme}.EmailBackend"}
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ImproperlyConfigured(f"EMAIL_URL has scheme {parts.scheme!r}; use smtp://, smtps://, console:// or locmem://")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ImproperlyConfigured("EMAIL_URL has a port that is not a number") from None
+    if not parts.hostname:
+        raise ImproperlyConfigured("EMAIL_URL names no host (smtp://user:pass@smtp.example.org:587?tls=1)")
+    options = {key: values[-1].strip().lower() for key, values in parse_qs(parts.query).items()}
+    unknown = set(options) - {"tls", "ssl", "timeout"}
+    if unknown:
+        raise ImproperlyConfigured(f"EMAIL_URL has unknown options {sorted(unknown)}: use tls=1, ssl=1 or timeout=S")
+    for flag in ("tls", "ssl"):
+        if options.get(flag, "0") not in _TRUE | _FALSE:
+            raise ImproperlyConfigured(f"EMAIL_URL option {flag}={options[flag]!r} is not a boolean")
+    use_ssl = parts.scheme == "smtps" or options.get("ssl", "0") in _TRUE
+    use_tls = options.get("tls", "0") in _TRUE
+    if use_ssl and use_tls:
+        raise ImproperlyConfigured("EMAIL_URL: tls (STARTTLS) and ssl (implicit TLS) exclude each other")
+    try:
+        timeout = float(options.get("timeout", "10"))
+    except ValueError:
+        raise ImproperlyConfigured(f"EMAIL_URL option timeout={options['timeout']!r} is not a number") from None
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname,
+        "EMAIL_PORT": port or (465 if use_ssl else 587 if use_tls else 25),
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_TLS": use_tls,
+        "EMAIL_USE_SSL": use_ssl,
+        "EMAIL_TIMEOUT": timeout,
+    }

@@ -6,6 +6,7 @@ DJANGO_ENV=production, DJANGO_SECRET_KEY, DATABASE_URL (PostgreSQL) and CELERY_B
 
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from amplification.pooling import POOL_METHODS
@@ -19,6 +20,7 @@ from .env import (
     env_rate,
     env_str,
     parse_database_url,
+    parse_email_url,
     validate_broker_url,
 )
 
@@ -86,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "forecasts.pages.notification_count",
             ],
         },
     },
@@ -247,6 +250,11 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE = {
     "close-due-questions": {"task": "amplification.tasks.questions_close_due", "schedule": 30.0},
     "requeue-stale-jobs": {"task": "amplification.tasks.jobs_requeue_stale", "schedule": 60.0},
+    # Mail a broker outage kept from being queued at commit; a sweep that finds nothing is one indexed query.
+    "send-notifications": {"task": "amplification.tasks.send_notifications", "schedule": 300.0},
+    "posterior-reminders": {"task": "amplification.tasks.posterior_reminders", "schedule": 3600.0},
+    "daily-digests": {"task": "amplification.tasks.send_digests", "schedule": crontab(hour=env_int("FA_DIGEST_HOUR", 7),
+                                                                                        minute=0)},
 }
 
 # --- Domain settings -------------------------------------------------------------------------------------------------
@@ -280,6 +288,33 @@ if FA_POOL_SKILL_MIN_COUNT < 1:
 FA_CURRENCY = (env_str("FA_CURRENCY", "USD") or "").strip().upper()
 if FA_CURRENCY not in ISO_4217:
     raise ImproperlyConfigured(f"FA_CURRENCY={FA_CURRENCY!r} is not an ISO 4217 currency code (such as USD or EUR)")
+
+# --- Email -----------------------------------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/topics/email/. With nothing set, mail is printed by the console backend:
+# nothing leaves the machine. EMAIL_URL (smtp://user:pass@host:587?tls=1) or EMAIL_HOST & co. send it by SMTP.
+EMAIL_URL = env_str("EMAIL_URL")
+if EMAIL_URL:
+    globals().update(parse_email_url(EMAIL_URL))
+elif env_str("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env_str("EMAIL_HOST")
+    EMAIL_PORT = env_int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+    EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10.0)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "forecasts@localhost")
+# Links in mail are absolute: the address people reach the site at.
+FA_SITE_URL = env_str("FA_SITE_URL", "http://localhost:8000") or "http://localhost:8000"
+# A verification link works for this many seconds.
+FA_EMAIL_VERIFY_MAX_AGE = env_int("FA_EMAIL_VERIFY_MAX_AGE", 3 * 24 * 3600)
+# The expert is reminded to publish the posterior once, this many days after the question closed.
+FA_POSTERIOR_REMINDER_DAYS = env_int("FA_POSTERIOR_REMINDER_DAYS", 3)
+if FA_EMAIL_VERIFY_MAX_AGE < 1 or FA_POSTERIOR_REMINDER_DAYS < 1:
+    raise ImproperlyConfigured("FA_EMAIL_VERIFY_MAX_AGE and FA_POSTERIOR_REMINDER_DAYS must be at least 1")
 
 LOGGING = {
     "version": 1,

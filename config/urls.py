@@ -7,12 +7,18 @@ from forecasts.pages import PasswordChangeView
 from forecasts.throttles import login_throttled
 
 # Sign-in pages, throttled like POST /api/auth/token/ (forecasts/throttles.py), listed before the routes they shadow.
-# Password reset is not offered: the platform sends no email yet, so its form could only pretend.
+# Password reset mails a plain-text and an HTML body from templates/registration/, to a verified address only.
 accounts = [
     path("login/", login_throttled(auth_views.LoginView.as_view()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password_change/", PasswordChangeView.as_view(), name="password_change"),
     path("password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("password_reset/", auth_views.PasswordResetView.as_view(
+        email_template_name="registration/password_reset_email.txt",
+        html_email_template_name="registration/password_reset_email.html"), name="password_reset"),
+    path("password_reset/done/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
+    path("reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
 ]
 
 urlpatterns = [

@@ -149,6 +149,8 @@ class SignupForm(forms.Form):
         "autocomplete": "new-password"}))
     password_again = forms.CharField(label="Password again", max_length=limits.MAX_PASSWORD, strip=False,
                                      widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    email = forms.EmailField(required=False, max_length=limits.MAX_EMAIL,
+                             help_text="optional: for notifications, password resets and prize payouts")
 
     def clean(self):
         data = super().clean()
@@ -177,3 +179,7 @@ class PrizeForm(forms.Form):
             return [Decimal(part) for part in parts] or None
         except InvalidOperation:
             raise forms.ValidationError("must be fractions separated by commas, e.g. 0.5, 0.3, 0.2") from None
+
+
+class EmailForm(forms.Form):
+    email = forms.EmailField(max_length=limits.MAX_EMAIL)

@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from .audit import audit
 from .errors import Conflict
-from .models import Job, Question
+from .models import Job, NotificationKind, Question
+from .notifications import notify_organizers
 from .permissions import require_organizer
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,15 @@ def job_finish(job_id: int, *, result: dict | None = None) -> None:
 
 
 def job_fail(job_id: int, *, error: str) -> None:
-    Job.objects.filter(pk=job_id).exclude(state=Job.State.DONE).update(
-        state=Job.State.FAILED, error=error[:4000], finished_at=timezone.now()
-    )
+    """Record the failure; the organizers are told once, by whichever call moved the job to failed."""
+    with transaction.atomic():
+        failed = Job.objects.filter(pk=job_id).exclude(state__in=(Job.State.DONE, Job.State.FAILED)).update(
+            state=Job.State.FAILED, error=error[:4000], finished_at=timezone.now()
+        )
+        if not failed:
+            # Already failed (a second report of the same failure): keep the newest error, tell nobody again.
+            Job.objects.filter(pk=job_id, state=Job.State.FAILED).update(error=error[:4000], finished_at=timezone.now())
+            return
+        job = Job.objects.select_related("question").get(pk=job_id)
+        notify_organizers(NotificationKind.JOB_FAILED, {"job": job.pk, "kind": job.kind, "error": error[:200]},
+                          question=job.question)

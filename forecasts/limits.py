@@ -58,3 +58,4 @@ MAX_PASSWORD = 128
 
 # Ids typed into page forms or sent in JSON: positive and within PostgreSQL's bigint.
 MAX_ID = 2**63 - 1
+MAX_EMAIL = 254  # RFC 5321's limit on a forward path, and Django's EmailField

@@ -10,6 +10,7 @@ import numpy as np
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from amplification.grid import N_POINTS, Domain
@@ -59,6 +60,8 @@ class Question(models.Model):
     closed_head = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     # Blind weighting: until the posterior is published, the expert sees evidence under pseudonyms, not names.
     blind = models.BooleanField(default=True)
+    # When the expert was reminded to publish the posterior (set once, by the conditional update that sends it).
+    posterior_reminded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -386,6 +389,11 @@ class Payout(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} to {self.user_id}"
 
+    @property
+    def user_verified(self) -> bool:
+        """A payout is paid only to a verified email; until then it is pending verification."""
+        return EmailAddress.objects.filter(user_id=self.user_id, verified_at__isnull=False).exists()
+
 
 class AuditEvent(models.Model):
     """Append-only record of every step that changes a question, its scores or its prizes."""
@@ -505,3 +513,111 @@ class PrizeExclusion(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} excluded from prizes of question {self.question_id}"
+
+
+class EmailAddress(models.Model):
+    """A person's email, and whether they proved it is theirs by following the signed link sent to it.
+
+    One per user. A verified address belongs to one account only (the partial unique key on its lower-cased form);
+    an unverified one may be typed by anybody, and proves nothing until verified.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_address")
+    email = models.EmailField()
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), condition=Q(verified_at__isnull=False),
+                                    name="verified_email_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({'verified' if self.verified_at else 'unverified'})"
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_at is not None
+
+
+class NotificationKind(models.TextChoices):
+    QUESTION_CLOSED = "question_closed"
+    POSTERIOR_DUE = "posterior_due"
+    POSTERIOR_REMINDER = "posterior_reminder"
+    POSTERIOR_PUBLISHED = "posterior_published"
+    EVIDENCE_REPLY = "evidence_reply"
+    EVIDENCE_WEIGHT = "evidence_weight"
+    PRIZE_WON = "prize_won"
+    PRIZE_DRAFT = "prize_draft"
+    JOB_FAILED = "job_failed"
+
+
+# What each kind tells, in the settings page, the mail subjects and the OpenAPI schema.
+NOTIFICATION_LABELS = {
+    NotificationKind.QUESTION_CLOSED: "A question you predicted on or commented on closed",
+    NotificationKind.POSTERIOR_DUE: "Your question closed: time to write the posterior",
+    NotificationKind.POSTERIOR_REMINDER: "Reminder: your posterior is still unpublished",
+    NotificationKind.POSTERIOR_PUBLISHED: "The posterior is published: your score and rank",
+    NotificationKind.EVIDENCE_REPLY: "A reply to your evidence",
+    NotificationKind.EVIDENCE_WEIGHT: "Your evidence moved the expert",
+    NotificationKind.PRIZE_WON: "You won a prize",
+    NotificationKind.PRIZE_DRAFT: "Organizers: a prize draft is ready to review",
+    NotificationKind.JOB_FAILED: "Organizers: a background job failed",
+}
+
+
+class Notification(models.Model):
+    """One event told to one person: shown on the pages and the API, and mailed at most once.
+
+    `delivery` is decided when the row is written, from the person's preference for the kind and whether they have a
+    verified email. `sent_at` is set by the conditional update that claims the row for mailing (`claim` names the
+    claiming run), so two deliveries of the send task never both mail it.
+    """
+
+    class Delivery(models.TextChoices):
+        IMMEDIATE = "immediate"
+        DIGEST = "digest"
+        OFF = "off"  # the person turned this kind off, or has no verified email: shown, never mailed
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    read = models.BooleanField(default=False)
+    data = models.JSONField(default=dict, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True, default="")
+    delivery = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.IMMEDIATE)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "read"]),
+            models.Index(fields=["sent_at"], condition=Q(sent_at__isnull=True), name="notification_unsent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id}"
+
+
+MODE_LABELS = {"immediate": "immediately", "digest": "in a daily digest", "off": "never (the bell still shows it)"}
+
+
+class NotificationPreference(models.Model):
+    """How one person wants one kind of notification mailed; no row means immediately."""
+
+    class Mode(models.TextChoices):
+        IMMEDIATE = "immediate"
+        DIGEST = "digest"
+        OFF = "off"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.IMMEDIATE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="one_preference_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind}: {self.mode}"

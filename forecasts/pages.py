@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,19 +20,30 @@ from django.views.decorators.http import require_POST
 
 from amplification.grid import U_GRID
 
-from . import limits, permissions, prizes, records, selectors, services
+from . import limits, notifications, permissions, prizes, records, selectors, services
 from .addresses import client_address
 from .errors import NotFound, ServiceError
 from .forms import (
     QUANTILES,
     DistributionForm,
+    EmailForm,
     EvidenceForm,
     InfluenceForm,
     PrizeForm,
     QuestionForm,
     SignupForm,
 )
-from .models import Endorsement, Evidence, PrizeAllocation
+from .models import (
+    MODE_LABELS,
+    NOTIFICATION_LABELS,
+    EmailAddress,
+    Endorsement,
+    Evidence,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+    PrizeAllocation,
+)
 from .throttles import signup_throttled
 
 PLOT_W, PLOT_H, PAD = 640, 220, 40
@@ -143,13 +155,16 @@ def signup(request):
     if request.method == "POST" and form.is_valid():
         try:
             user = services.user_register(username=form.cleaned_data["username"],
-                                          password=form.cleaned_data["password"], address=client_address(request))
+                                          password=form.cleaned_data["password"], address=client_address(request),
+                                          email=form.cleaned_data.get("email") or None)
         except ServiceError as exc:
             for field, problem in _service_problems(exc):
                 form.add_error(field if field in form.fields else None, problem)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, f"Welcome, {user.username}: your account is ready and you are signed in.")
+            messages.success(request, f"Welcome, {user.username}: your account is ready and you are signed in."
+                             + (" We have mailed you a link to verify your address." if form.cleaned_data.get("email")
+                                else ""))
             return redirect(next_url)
     return render(request, "registration/signup.html", {"form": form, "next": next_url},
                   status=400 if form.errors else 200)
@@ -496,3 +511,77 @@ def user_profile(request, username: str):
         ],
     }
     return render(request, "forecasts/user_profile.html", context)
+
+
+# --- notifications and email ---------------------------------------------------------------------------------------
+
+
+def notification_count(request) -> dict:
+    """Template context: the signed-in person's unread count, for the bell in base.html."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"unread_notifications": notifications.unread_count(user)}
+
+
+@login_required
+def notification_list(request):
+    rows = list(Notification.objects.filter(user=request.user).select_related("question")[:200])
+    for row in rows:
+        row.summary = notifications.summary(row)  # type: ignore[attr-defined]
+    return render(request, "forecasts/notifications.html", {"rows": rows})
+
+
+@login_required
+@require_POST
+def notifications_read(request):
+    notifications.notifications_mark_read(user=request.user)
+    return redirect("forecasts:notifications")
+
+
+@login_required
+def notification_settings(request):
+    email_form = EmailForm(request.POST if request.POST.get("action") == "email" else None)
+    if request.method == "POST" and request.POST.get("action") == "email" and email_form.is_valid():
+        try:
+            services.email_set(user=request.user, email=email_form.cleaned_data["email"])
+        except ServiceError as exc:
+            for field, problem in _service_problems(exc):
+                email_form.add_error("email" if field == "email" else None, problem)
+        else:
+            messages.success(request, "We have mailed you a link: follow it to verify the address.")
+            return redirect("forecasts:notification-settings")
+    elif request.method == "POST" and request.POST.get("action") == "preferences":
+        modes = {kind: request.POST[kind] for kind in NotificationKind.values
+                 if request.POST.get(kind) in NotificationPreference.Mode.values}
+        notifications.preferences_set(user=request.user, modes=modes)
+        messages.success(request, "Saved.")
+        return redirect("forecasts:notification-settings")
+    chosen = notifications.preferences_of(request.user)
+    context = {
+        "address": EmailAddress.objects.filter(user=request.user).first(),
+        "email_form": email_form,
+        "preferences": [(kind, NOTIFICATION_LABELS[kind], chosen[kind]) for kind in NotificationKind.values],
+        "modes": list(MODE_LABELS.items()),
+    }
+    return render(request, "forecasts/notification_settings.html", context, status=400 if email_form.errors else 200)
+
+
+def unsubscribe(request, token: str):
+    """One click from a mail, signed in or not: the signed token says whose mail of which kind to stop."""
+    try:
+        user, kind = notifications.unsubscribe(token)
+    except signing.BadSignature:
+        return render(request, "forecasts/unsubscribe.html",
+                      {"error": "This unsubscribe link is not valid (it was changed or cut short)."}, status=400)
+    what = "no notification" if kind == notifications.ALL_KINDS else f"“{NOTIFICATION_LABELS[kind]}”"
+    return render(request, "forecasts/unsubscribe.html", {"user": user, "what": what})
+
+
+def email_verify(request, token: str):
+    try:
+        address = services.email_verify(token=token)
+    except ServiceError as exc:
+        problems = [problem for _, problem in _service_problems(exc)]
+        return render(request, "registration/verify.html", {"error": "; ".join(problems)}, status=400)
+    return render(request, "registration/verify.html", {"address": address})

@@ -41,17 +41,30 @@ from .models import (
     Competition,
     CompetitionAward,
     CompetitionPayout,
+    EmailAddress,
     Influence,
     Job,
+    NotificationKind,
     Payout,
     PrizeAllocation,
     Question,
     Score,
     Status,
 )
+from .notifications import notify, notify_organizers
 from .permissions import SCORED_STATES, require_organizer
 from .selectors import competition_leaderboard
 from .services import question_locked
+
+PAYABLE = "payable"
+PENDING_VERIFICATION = "pending verification"
+
+
+def verified_user_ids(user_ids) -> set[int]:
+    """Of these users, those with a verified email: only they can be paid."""
+    return set(EmailAddress.objects.filter(user_id__in=list(user_ids), verified_at__isnull=False)
+               .values_list("user_id", flat=True))
+
 
 # Reasons a pool may be left unpaid, by the AllocationError field the allocation module raises them on.
 _NOBODY_TO_PAY_FIELDS = ("skills", "scores", "weights")
@@ -182,6 +195,7 @@ def prizes_draft(
     # draft and its job, so nothing is half-stored. The job row still records the run for GET /api/jobs/{id}/.
     prizes_compute_job(job_id=job.pk)
     draft.refresh_from_db()
+    notify_organizers(NotificationKind.PRIZE_DRAFT, {"allocation": draft.pk}, question=question)
     return draft
 
 
@@ -320,15 +334,26 @@ def prizes_award(*, question: Question, user, allocation_id: int | None = None) 
     question.status = Status.AWARDED
     question.awarded_at = now
     question.save(update_fields=["status", "awarded_at"])
-    payouts = list(draft.payouts.values_list("user__username", "kind", "amount", "prediction_id", "evidence_id"))
+    payouts = list(draft.payouts.values_list("user_id", "user__username", "kind", "amount", "prediction_id",
+                                             "evidence_id"))
+    verified = verified_user_ids({row[0] for row in payouts})
     audit(
         action="prizes.award", actor=user, question=question, allocation=draft.pk, currency=draft.currency,
         # Revealed now: anyone can check sha256(seed) == the commitment shown since the question opened.
         draw_seed=question.draw_seed, draw_commitment=question.draw_commitment,
         draw_winner=draft.draw["winner"] if draft.draw else None,
-        payouts=[{"user": u, "kind": k, "amount": str(a), "prediction": p, "evidence": e}
-                 for u, k, a, p, e in payouts],
+        # A payout is made only to a verified email: the others wait, and the audit says who, at the award.
+        payouts=[{"user": u, "kind": k, "amount": str(a), "prediction": p, "evidence": e,
+                  "status": PAYABLE if uid in verified else PENDING_VERIFICATION}
+                 for uid, u, k, a, p, e in payouts],
+        pending_verification=sorted({u for uid, u, *_ in payouts if uid not in verified}),
     )
+    won: dict[int, Decimal] = {}
+    for uid, _, _, amount, _, _ in payouts:
+        won[uid] = won.get(uid, Decimal("0.00")) + amount
+    notify(NotificationKind.PRIZE_WON,
+           {uid: {"amount": str(amount), "currency": draft.currency, "verified": uid in verified}
+            for uid, amount in won.items()}, question=question)
     return draft
 
 

@@ -33,10 +33,12 @@ from .jobs import job_enqueue
 from .models import (
     ANNULLED,
     Account,
+    EmailAddress,
     Endorsement,
     Evidence,
     Influence,
     Job,
+    NotificationKind,
     Outcome,
     Posterior,
     Prediction,
@@ -44,6 +46,7 @@ from .models import (
     Question,
     Status,
 )
+from .notifications import notify, notify_question_closed, verification_send
 from .permissions import (
     ACCEPTING,
     PRIOR_EDITABLE,
@@ -124,6 +127,7 @@ def _close_if_due(question: Question, now: datetime) -> bool:
     )
     if closed:
         audit(action="question.close", question=question, reason="closes_at passed")
+        notify_question_closed(question)
         job_enqueue(question=question, kind=Job.Kind.AGGREGATE)
     return bool(closed)
 
@@ -189,6 +193,7 @@ def question_close(*, question: Question, user) -> Question:
     )
     question.refresh_from_db()
     audit(action="question.close", actor=user, question=question, reason="closed by hand")
+    notify_question_closed(question)
     job_enqueue(question=question, kind=Job.Kind.AGGREGATE)
     return question
 
@@ -227,6 +232,10 @@ def evidence_post(
     )
     log_evidence(question, evidence)
     audit(action="evidence.post", actor=author, question=question, evidence=evidence.pk)
+    if parent is not None and parent.author_id != author.pk:
+        # No replier's name: on a blind question the parent's author may be the expert.
+        notify(NotificationKind.EVIDENCE_REPLY, {parent.author_id: {"evidence": evidence.pk, "parent": parent.pk}},
+               question=question)
     return evidence
 
 
@@ -333,6 +342,17 @@ def posterior_publish(*, question: Question, user, spec: Any, influence: Sequenc
         spec=spec,
         influence=[{"evidence": r.evidence_id, "weight": r.weight} for r in influence_rows],
     )
+    author_of = dict(Evidence.objects.filter(pk__in=[r.evidence_id for r in influence_rows if r.weight > 0])
+                     .values_list("pk", "author_id"))
+    # One row per author (an author may have several weighted comments), listing each comment's weight.
+    weighted: dict[int, dict] = {}
+    for row in influence_rows:
+        if row.weight > 0:
+            entry = weighted.setdefault(author_of[row.evidence_id], {"evidence": row.evidence_id, "weight": 0.0,
+                                                                     "items": []})
+            entry["items"].append({"evidence": row.evidence_id, "weight": row.weight})
+            entry["weight"] += row.weight
+    notify(NotificationKind.EVIDENCE_WEIGHT, weighted, question=question)
     job_enqueue(question=question, kind=Job.Kind.SCORE)
     return posterior
 
@@ -400,9 +420,31 @@ def username_canonical(username: str) -> str:
     return unicodedata.normalize("NFKC", username)
 
 
-def user_register(*, username: str, password: str, address: str | None = None):
-    """A new account (and its Account row with the sign-up address). Names are unique without regard to case or
-    Unicode width; a name mixing Latin with Cyrillic or Greek letters (a Cyrillic a, U+0430, in `alice`) is refused."""
+# One message for every refused address, so a refusal never tells whose account holds it.
+EMAIL_REFUSED = "this email cannot be used"
+LINK_EXPIRED = "this verification link has expired; ask for a new one on your settings page"
+LINK_USED = "this verification link has already been used: the address is verified"
+LINK_BAD = "this verification link is not valid"
+
+
+def _email_arg(email: str) -> str:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise Invalid.field("email", "enter a valid email address") from None
+    if EmailAddress.objects.filter(email__iexact=email, verified_at__isnull=False).exists():
+        raise Invalid.field("email", EMAIL_REFUSED)
+    return email
+
+
+def user_register(*, username: str, password: str, address: str | None = None, email: str | None = None):
+    """A new account (and its Account row with the sign-up address), with an optional email to verify. Names are
+    unique without regard to case or Unicode width; a name mixing Latin with Cyrillic or Greek letters (a Cyrillic a,
+    U+0430, in `alice`) is refused."""
     from django.contrib.auth.password_validation import validate_password
     from django.core.exceptions import ValidationError
 
@@ -413,6 +455,8 @@ def user_register(*, username: str, password: str, address: str | None = None):
         raise Invalid.field("username", USERNAME_MIXED)
     if User.objects.filter(username__iexact=username).exists():
         raise Invalid.field("username", USERNAME_TAKEN)
+    if email:
+        email = _email_arg(email)
     user = User(username=username)
     try:
         validate_password(password, user)
@@ -427,6 +471,8 @@ def user_register(*, username: str, password: str, address: str | None = None):
             Account.objects.create(user=user, signup_ip=address)
     except IntegrityError:
         raise Invalid.field("username", USERNAME_TAKEN) from None
+    if email:
+        _email_store(user, email)
     return user
 
 
@@ -437,3 +483,53 @@ def user_tokens_revoke(*, user, reason: str) -> int:
     deleted, _ = Token.objects.filter(user=user).delete()
     audit(action="user.tokens_revoke", actor=user, user=user.pk, reason=reason)
     return deleted
+
+
+def _email_store(user, email: str) -> EmailAddress:
+    """Keep `email` as the user's unverified address and mail it the signed link once this transaction commits."""
+    address, _ = EmailAddress.objects.update_or_create(user=user, defaults={"email": email, "verified_at": None})
+    # Password reset mails User.email: only a verified address goes there (email_verify), so an address nobody proved
+    # cannot be used to take over the account.
+    User.objects.filter(pk=user.pk).update(email="")
+    transaction.on_commit(lambda: verification_send(address.pk))
+    return address
+
+
+@transaction.atomic
+def email_set(*, user, email: str) -> EmailAddress:
+    """Give the account a new address (unverified until its link is followed), or send the link again."""
+    current = EmailAddress.objects.filter(user=user).first()
+    if current is not None and current.verified and current.email.lower() == (email or "").strip().lower():
+        raise Invalid.field("email", "this address is already verified")
+    return _email_store(user, _email_arg(email))
+
+
+@transaction.atomic
+def email_verify(*, token: str) -> EmailAddress:
+    """Follow a verification link. Expired, reused and tampered links are each refused with a message saying so."""
+    from django.conf import settings
+    from django.core import signing
+
+    from .notifications import VERIFY_SALT
+
+    try:
+        payload = signing.loads(token, salt=VERIFY_SALT, max_age=settings.FA_EMAIL_VERIFY_MAX_AGE)
+    except signing.SignatureExpired:
+        raise Invalid.field("token", LINK_EXPIRED) from None
+    except signing.BadSignature:
+        raise Invalid.field("token", LINK_BAD) from None
+    address = EmailAddress.objects.select_for_update().filter(user_id=payload.get("u")).first()
+    if address is None or address.email.lower() != payload.get("e"):
+        raise Invalid.field("token", LINK_BAD + " (the account's address has changed since it was sent)")
+    if address.verified:
+        raise Invalid.field("token", LINK_USED)
+    address.verified_at = timezone.now()
+    try:
+        # Another account may have verified the same address since: the partial unique key refuses the second.
+        with transaction.atomic():
+            address.save(update_fields=["verified_at"])
+    except IntegrityError:
+        raise Invalid.field("email", EMAIL_REFUSED) from None
+    User.objects.filter(pk=address.user_id).update(email=address.email)
+    audit(action="email.verify", actor=address.user)
+    return address

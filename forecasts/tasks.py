@@ -19,7 +19,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 
-from . import jobs, prizes, runs, services
+from . import jobs, notifications, prizes, runs, services
 
 log = logging.getLogger(__name__)
 
@@ -125,3 +125,27 @@ def jobs_requeue_stale() -> list[int]:
     close_old_connections()
     return jobs.jobs_requeue()
 
+
+
+# Mail: an SMTP server that is down or refuses is worth retrying; the claimed rows of a failed send are released first
+# (notifications._send_each), so the retry mails them, and rows already mailed stay claimed and are not sent again.
+MAIL_RETRY = {"autoretry_for": (OSError, *TRANSIENT), "retry_backoff": True, "retry_backoff_max": 300,
+              "max_retries": 10, "acks_late": True}
+
+
+@shared_task(name="amplification.tasks.send_notifications", **MAIL_RETRY)
+def send_notifications() -> int:
+    close_old_connections()
+    return notifications.notifications_send()
+
+
+@shared_task(name="amplification.tasks.send_digests", **MAIL_RETRY)
+def send_digests() -> int:
+    close_old_connections()
+    return notifications.digests_send()
+
+
+@shared_task(name="amplification.tasks.posterior_reminders")
+def posterior_reminders() -> int:
+    close_old_connections()
+    return notifications.posterior_reminders_send()

@@ -14,6 +14,7 @@ from amplification import allocation
 from .. import limits
 from ..models import AuditEvent, Competition, CompetitionAward, Influence, Payout, PrizeAllocation, Status
 from ..permissions import draw_seed_visible
+from ..prizes import PAYABLE, PENDING_VERIFICATION, verified_user_ids
 from .serializers import id_field
 
 
@@ -52,11 +53,19 @@ class AwardInSerializer(serializers.Serializer):
 class PayoutSerializer(serializers.ModelSerializer):
     user = serializers.SlugRelatedField(slug_field="username", read_only=True)
     amount = serializers.DecimalField(**AMOUNT, read_only=True)
+    verified = serializers.SerializerMethodField(help_text="whether the winner has a verified email (needed to pay)")
+    status = serializers.SerializerMethodField(help_text='"payable", or "pending verification" until it is verified')
 
     class Meta:
         model = Payout
-        fields = ["user", "kind", "amount", "prediction", "evidence"]
+        fields = ["user", "kind", "amount", "prediction", "evidence", "verified", "status"]
         read_only_fields = fields
+
+    def get_verified(self, obj) -> bool:
+        return bool(verified_user_ids([obj.user_id]))
+
+    def get_status(self, obj) -> str:
+        return PAYABLE if self.get_verified(obj) else PENDING_VERIFICATION
 
 
 class PrizeAllocationSerializer(serializers.ModelSerializer):

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .. import limits
-from ..models import Evidence, Job, Prediction, Question, Scale, Score
+from ..models import Evidence, Job, Notification, Prediction, Question, Scale, Score
 from ..permissions import draw_seed_visible
 from ..selectors import shown_author
 
@@ -82,6 +82,32 @@ class CredentialsSerializer(serializers.Serializer):
     username = serializers.RegexField(limits.USERNAME_PATTERN, max_length=limits.MAX_USERNAME, error_messages={
         "invalid": limits.USERNAME_RULE})
     password = serializers.CharField(max_length=limits.MAX_PASSWORD, trim_whitespace=False)
+
+
+class RegisterSerializer(CredentialsSerializer):
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=limits.MAX_EMAIL,
+                                   help_text="optional; a link to verify it is mailed to it")
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "question", "created_at", "read"]
+        read_only_fields = fields
+
+
+class NotificationsReadSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=10_000)
+    all = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        if not attrs.get("all") and "ids" not in attrs:
+            raise serializers.ValidationError({"ids": ['give "ids": [..] or "all": true']})
+        return attrs
+
+
+class MarkedSerializer(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="how many notifications went from unread to read")
 
 
 class TokenSerializer(serializers.Serializer):

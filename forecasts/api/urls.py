@@ -7,6 +7,7 @@ router = DefaultRouter(trailing_slash=True)
 router.register("questions", views.QuestionViewSet, basename="question")
 router.register("evidence", views.EvidenceEndorseView, basename="evidence")
 router.register("jobs", views.JobViewSet, basename="job")
+router.register("notifications", views.NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("auth/register/", views.register, name="auth-register"),

@@ -16,10 +16,10 @@ from rest_framework.response import Response
 from amplification.interop import to_metaculus
 from amplification.pooling import POOL_METHODS
 
-from .. import jobs, records, selectors, services
+from .. import jobs, notifications, records, selectors, services
 from ..addresses import client_address
 from ..errors import Conflict, Invalid, NotFound
-from ..models import Aggregate, Evidence, Job, Posterior, Prior, Question
+from ..models import Aggregate, Evidence, Job, Notification, Posterior, Prior, Question
 from ..permissions import crowd_visible, job_progress_visible, job_result_visible
 from ..throttles import LOGIN_THROTTLES, RegisterThrottle
 from . import serializers as s
@@ -44,16 +44,16 @@ def parse_body(serializer_class, request):
 THROTTLED = {429: OpenApiResponse(description="Too many requests: wait the seconds in Retry-After")}
 
 
-@extend_schema(request=s.CredentialsSerializer,
+@extend_schema(request=s.RegisterSerializer,
                responses={201: s.TokenSerializer, 400: ERRORS[400], **THROTTLED})
 @api_view(["POST"])
 @permission_classes([AllowAny])
 @throttle_classes([RegisterThrottle])
 def register(request):
-    data = parse_body(s.CredentialsSerializer, request)
+    data = parse_body(s.RegisterSerializer, request)
     with transaction.atomic():
         user = services.user_register(username=data["username"], password=data["password"],
-                                      address=client_address(request))
+                                      address=client_address(request), email=data.get("email") or None)
         token, _ = Token.objects.get_or_create(user=user)
     return Response({"token": token.key}, status=status.HTTP_201_CREATED)
 
@@ -305,3 +305,22 @@ def question_for(user, pk) -> Question:
 @api_view(["GET"])
 def user_record(request, username: str):
     return Response(s.TrackRecordSerializer(records.track_record(username=username, viewer=request.user)).data)
+
+
+class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The caller's notifications, newest first; POST read/ marks some or all of them read."""
+
+    serializer_class = s.NotificationSerializer
+    queryset = Notification.objects.none()  # for the schema; get_queryset gives the caller's
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return Notification.objects.filter(user=self.request.user).order_by("-created_at", "-id")
+
+    @extend_schema(request=s.NotificationsReadSerializer, responses={200: s.MarkedSerializer, 400: ERRORS[400]})
+    @action(detail=False, methods=["post"], url_path="read")
+    def read(self, request):
+        data = parse_body(s.NotificationsReadSerializer, request)
+        ids = None if data.get("all") else data["ids"]
+        return Response({"marked": notifications.notifications_mark_read(user=request.user, ids=ids)})
