@@ -149,8 +149,12 @@ def test_a_token_within_its_lifetime_works_and_a_new_sign_in_replaces_an_expired
     assert fresh != old.key
 
 
-def test_password_reset_is_not_offered():
-    assert Client().get("/accounts/password_reset/").status_code == 404
+def test_password_reset_does_not_tell_whether_an_address_has_an_account():
+    # Now that mail exists the reset works (tests/api/test_email_accounts.py); it must still not reveal accounts.
+    client = Client()
+    known = client.post("/accounts/password_reset/", {"email": "nobody@example.org"})
+    assert known.status_code == 302
+    assert known["Location"].endswith("/accounts/password_reset/done/")
 
 
 # --- usernames and passwords ----------------------------------------------------------------------------------------
