@@ -41,7 +41,7 @@ def _answers(log: Path) -> list[tuple[int, int]]:
     for line in log.read_text().splitlines():
         pid, code, path = line.split()
         if path == "/api/auth/token/":
-            rows.append((int(pid), int(code)))
+            rows.append((int(pid.strip("<>")), int(code)))  # gunicorn writes the pid as <1234>
     return rows
 
 
