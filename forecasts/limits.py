@@ -38,6 +38,8 @@ def max_predictions_per_user() -> int:
 MAX_PREDICTION_EVIDENCE = 200  # evidence ids a prediction may cite
 MAX_INFLUENCE = 10_000  # influence entries in one posterior
 MAX_INFLUENCE_NOTE = 2000
+# The reason an organizer gives for excluding a user from a question's prizes.
+MAX_EXCLUSION_REASON = 2000
 MAX_SPEC_POINTS = MAX_POINTS
 
 # Prizes. A DecimalField(max_digits=14, decimal_places=2) holds at most 12 digits before the point; the engine's

@@ -199,6 +199,10 @@ def _forms_for(request, question) -> dict:
     if permissions.can_draft_prizes(user, question):
         forms["prize_form"] = PrizeForm(prefix="prizes")
         forms["drafts"] = list(selectors.allocations_visible(question, user).filter(state=PrizeAllocation.State.DRAFT))
+        flags = selectors.prize_review_flags(question, forms["drafts"])
+        for draft in forms["drafts"]:
+            draft.review_flags = flags.get(draft.pk, [])
+        forms["exclusions"] = list(selectors.prize_exclusions(question))
     return forms
 
 
@@ -390,6 +394,11 @@ def question_act(request, pk: int, action: str):
         elif action == "outcome":
             services.outcome_record(question=question, user=user, value=_outcome_value(request.POST.get("value", "")))
             messages.success(request, "Outcome recorded; the forecasts are scored against it.")
+        elif action == "exclude":
+            exclusion = prizes.prize_exclude(question=question, user=user, username=request.POST.get("user", ""),
+                                             reason=request.POST.get("reason", ""))
+            messages.success(request, f"{exclusion.user.get_username()} is excluded from this question's prizes; "
+                                      "every draft is recomputed without them.")
         elif action == "award":
             raw = request.POST.get("allocation", "")
             allocation_id = _parse_id(raw)

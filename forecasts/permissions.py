@@ -210,3 +210,8 @@ def can_record_outcome(user: User, question: Question) -> bool:
 
 def can_read_audit(user: User) -> bool:
     return is_organizer(user)
+
+
+def can_review_prizes(user: User) -> bool:
+    """Review flags, exclusions and sign-up addresses: organizers only (an address identifies a person's network)."""
+    return is_organizer(user)

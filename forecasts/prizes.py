@@ -28,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -36,7 +37,7 @@ from amplification import allocation
 from .audit import audit
 from .errors import Conflict, Invalid
 from .jobs import job_claim, job_finish
-from .limits import CURRENCY_LEN, MAX_POOL, MAX_SHARES
+from .limits import CURRENCY_LEN, MAX_EXCLUSION_REASON, MAX_POOL, MAX_SHARES
 from .models import (
     Competition,
     CompetitionAward,
@@ -47,6 +48,7 @@ from .models import (
     NotificationKind,
     Payout,
     PrizeAllocation,
+    PrizeExclusion,
     Question,
     Score,
     Status,
@@ -54,7 +56,7 @@ from .models import (
 from .notifications import notify, notify_organizers
 from .permissions import SCORED_STATES, require_organizer
 from .selectors import competition_leaderboard
-from .services import question_locked
+from .services import question_locked, username_canonical
 
 PAYABLE = "payable"
 PENDING_VERIFICATION = "pending verification"
@@ -218,23 +220,28 @@ def prizes_compute_job(*, job_id: int) -> dict | None:
         if draft.state != PrizeAllocation.State.DRAFT or question.status == Status.AWARDED:
             job_finish(job_id, result={"skipped": "prizes already awarded"})
             return None
-        payouts, draw, unallocated = _compute(question, draft)
-        Payout.objects.filter(allocation=draft).delete()
-        Payout.objects.bulk_create(payouts)
-        draft.draw = draw
-        draft.params = {**draft.params, "unallocated": unallocated}
-        draft.save(update_fields=["draw", "params"])
-        result = {
-            "allocation": draft.pk,
-            "payouts": len(payouts),
-            "accuracy_paid": str(sum((p.amount for p in payouts if p.kind == Payout.Kind.ACCURACY), Decimal("0.00"))),
-            "evidence_paid": str(sum((p.amount for p in payouts if p.kind == Payout.Kind.EVIDENCE), Decimal("0.00"))),
-            "unallocated": unallocated,
-            "draw_winner": draw["winner"] if draw else None,
-        }
+        result = _recompute(question, draft)
         audit(action="prizes.compute", question=question, job=job_id, **result)
         job_finish(job_id, result=result)
     return result
+
+
+def _recompute(question: Question, draft: PrizeAllocation) -> dict[str, Any]:
+    """Replace a draft's payouts with freshly computed ones (the caller holds the question's and the draft's locks)."""
+    payouts, draw, unallocated = _compute(question, draft)
+    Payout.objects.filter(allocation=draft).delete()
+    Payout.objects.bulk_create(payouts)
+    draft.draw = draw
+    draft.params = {**draft.params, "unallocated": unallocated}
+    draft.save(update_fields=["draw", "params"])
+    return {
+        "allocation": draft.pk,
+        "payouts": len(payouts),
+        "accuracy_paid": str(sum((p.amount for p in payouts if p.kind == Payout.Kind.ACCURACY), Decimal("0.00"))),
+        "evidence_paid": str(sum((p.amount for p in payouts if p.kind == Payout.Kind.EVIDENCE), Decimal("0.00"))),
+        "unallocated": unallocated,
+        "draw_winner": draw["winner"] if draw else None,
+    }
 
 
 def _run_rule(fn, *args, pool_name: str, unallocated: dict[str, str], **kwargs):
@@ -253,7 +260,11 @@ def _compute(question: Question, draft: PrizeAllocation) -> tuple[list[Payout], 
     payouts: list[Payout] = []
     params = draft.params or {}
 
-    scores = list(Score.objects.filter(question=question)
+    # Users an organizer excluded from this question's prizes take part in no rule: their Score and Influence rows
+    # are left out before the rules run, so the next-ranked prediction wins and the evidence pool is split without
+    # them. The stored ranks keep their gap (1 excluded, 2 wins), which the rank-based rules do not mind.
+    excluded = list(PrizeExclusion.objects.filter(question=question).values_list("user_id", flat=True))
+    scores = list(Score.objects.filter(question=question).exclude(author_id__in=excluded)
                   .values_list("prediction_id", "author_id", "kl", "skill", "rank"))
     authors = {str(pid): author for pid, author, _, _, _ in scores}
     if not scores:
@@ -279,6 +290,7 @@ def _compute(question: Question, draft: PrizeAllocation) -> tuple[list[Payout], 
     # The expert's own evidence never earns the evidence prize; posterior_publish refuses such influence, and rows
     # stored before that rule existed are left out here too.
     influence = list(Influence.objects.filter(question=question).exclude(evidence__author_id=question.expert_id)
+                     .exclude(evidence__author_id__in=excluded)
                      .values_list("evidence_id", "evidence__author_id", "weight"))
     evidence_authors = {str(eid): author for eid, author, _ in influence}
     weights = {str(eid): weight for eid, _, weight in influence}
@@ -355,6 +367,47 @@ def prizes_award(*, question: Question, user, allocation_id: int | None = None) 
            {uid: {"amount": str(amount), "currency": draft.currency, "verified": uid in verified}
             for uid, amount in won.items()}, question=question)
     return draft
+
+
+# --- fair play -------------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def prize_exclude(*, question: Question, user, username: Any, reason: Any) -> PrizeExclusion:
+    """Exclude a user from a question's prizes (organizers, until the award), and recompute every draft without them.
+
+    Their predictions and their evidence earn nothing in any draft, this one or later; the next-ranked prediction
+    wins. Audited with the reason and the drafts recomputed. The expert's own rules (no predictions, no prize for
+    their own evidence) are unchanged; this is for the accounts those rules cannot see, such as a second account.
+    """
+    question = question_locked(question)
+    require_organizer(user, "exclude a user from prizes")
+    if question.status == Status.AWARDED:
+        raise Conflict("prizes for this question are already awarded; an award is final")
+    problems: dict[str, list[str]] = {}
+    name = username_canonical(username.strip()) if isinstance(username, str) else ""
+    target = get_user_model().objects.filter(username__iexact=name).first() if name else None
+    if target is None:
+        problems["user"] = [f"no user named {username!r}"]
+    elif PrizeExclusion.objects.filter(question=question, user=target).exists():
+        problems["user"] = [f"{target.get_username()} is already excluded from this question's prizes"]
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason:
+        problems["reason"] = ["must not be blank: say why (e.g. a second account of the expert)"]
+    elif len(reason) > MAX_EXCLUSION_REASON:
+        problems["reason"] = [f"must be at most {MAX_EXCLUSION_REASON} characters"]
+    if problems or target is None:
+        raise Invalid(problems)
+    exclusion = PrizeExclusion.objects.create(question=question, user=target, reason=reason, created_by=user)
+    recomputed = [
+        _recompute(question, draft)
+        for draft in PrizeAllocation.objects.select_for_update().filter(question=question,
+                                                                         state=PrizeAllocation.State.DRAFT)
+        .order_by("id")
+    ]
+    audit(action="prizes.exclude", actor=user, question=question, exclusion=exclusion.pk,
+          user=target.get_username(), user_id=target.pk, reason=reason, recomputed=recomputed)
+    return exclusion
 
 
 # --- competitions ---------------------------------------------------------------------------------------------------

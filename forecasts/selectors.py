@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 
 from amplification.pooling import POOL_METHODS
@@ -20,6 +21,7 @@ from amplification.ties import competition_ranks
 
 from .errors import Conflict, NotFound
 from .models import (
+    Account,
     Aggregate,
     AuditEvent,
     Competition,
@@ -32,6 +34,7 @@ from .models import (
     OutcomeScore,
     Prediction,
     PrizeAllocation,
+    PrizeExclusion,
     Question,
     Score,
     Status,
@@ -141,6 +144,88 @@ def allocation_awarded(question: Question) -> PrizeAllocation | None:
 def allocation_detail(pk: int) -> PrizeAllocation:
     return (PrizeAllocation.objects.select_related("question", "created_by", "awarded_by")
             .prefetch_related("payouts__user").get(pk=pk))
+
+
+def prize_exclusions(question: Question) -> QuerySet[PrizeExclusion]:
+    return question.prize_exclusions.select_related("user", "created_by").order_by("created_at", "id")
+
+
+def prize_review_flags(question: Question, allocations) -> dict[int, list[dict[str, Any]]]:
+    """Review flags per allocation id, for organizers before they award (callers check can_review_prizes).
+
+    A flag is ``{user, kind, reason, excluded, prediction, evidence, kl, address}``; ``reason`` says what was seen in
+    words. It is a prompt to look, not a verdict: an honest forecaster can be close to the posterior. Kinds:
+
+    - ``near_posterior``: a scored prediction within ``FA_REVIEW_KL`` nats (KL(posterior || prediction), the stored
+      Score.kl) of the posterior, close enough to be a copy of it;
+    - ``new_account``: a user who could be paid (a scored prediction, or evidence with positive influence) whose
+      account was created after the question opened;
+    - ``no_other_activity``: such a user with no evidence or prediction on any other question;
+    - ``shared_address_winner`` / ``shared_address_evidence``: a user paid in this allocation, or whose evidence
+      carries influence, who signed up from the same address as the question's expert (``address`` holds it).
+
+    Flags stay on users already excluded (``excluded`` true), so the review shows what was decided and why.
+    """
+    allocations = list(allocations)
+    if not allocations:
+        return {}
+    expert_id = question.expert_id
+    excluded = set(PrizeExclusion.objects.filter(question=question).values_list("user_id", flat=True))
+    scores = list(Score.objects.filter(question=question).exclude(author_id=expert_id)
+                  .values_list("author_id", "prediction_id", "kl").order_by("rank", "prediction_id"))
+    influenced = list(Influence.objects.filter(question=question, weight__gt=0)
+                      .exclude(evidence__author_id=expert_id)
+                      .values_list("evidence__author_id", "evidence_id", "weight").order_by("evidence_id"))
+    paid = {a.pk: {p.user_id for p in a.payouts.all()} for a in allocations}
+    candidates = {author for author, _, _ in scores} | {author for author, _, _ in influenced}
+    involved = candidates | set().union(*paid.values()) | {expert_id}
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=involved)}
+    addresses = dict(Account.objects.filter(user_id__in=involved).values_list("user_id", "signup_ip"))
+    elsewhere = (set(Evidence.objects.filter(author_id__in=candidates).exclude(question=question)
+                     .values_list("author_id", flat=True))
+                 | set(Prediction.objects.filter(author_id__in=candidates).exclude(question=question)
+                       .values_list("author_id", flat=True)))
+
+    def flag(user_id: int, kind: str, reason: str, **details: Any) -> dict[str, Any]:
+        return {"user": users[user_id].get_username(), "kind": kind, "reason": reason,
+                "excluded": user_id in excluded, "prediction": details.get("prediction"),
+                "evidence": details.get("evidence"), "kl": details.get("kl"), "address": details.get("address")}
+
+    threshold = settings.FA_REVIEW_KL
+    common = [
+        flag(author, "near_posterior",
+             f"prediction #{prediction} is {kl:.4g} nats KL from the published posterior, within the review "
+             f"threshold of {threshold:g} nats: it may be a copy of the expert's answer", prediction=prediction, kl=kl)
+        for author, prediction, kl in scores if kl <= threshold
+    ]
+    for user_id in sorted(candidates, key=lambda pk: users[pk].get_username()):
+        joined = users[user_id].date_joined
+        if question.opened_at is not None and joined > question.opened_at:
+            common.append(flag(user_id, "new_account",
+                               f"account created {joined:%Y-%m-%d %H:%M} UTC, after the question opened "
+                               f"({question.opened_at:%Y-%m-%d %H:%M} UTC)"))
+        if user_id not in elsewhere:
+            common.append(flag(user_id, "no_other_activity",
+                               "no evidence and no prediction on any other question"))
+    expert_address = addresses.get(expert_id)
+    flags: dict[int, list[dict[str, Any]]] = {}
+    for row in allocations:
+        shared = []
+        if expert_address is not None:
+            for user_id in sorted(paid[row.pk] - {expert_id}, key=lambda pk: users[pk].get_username()):
+                if addresses.get(user_id) == expert_address:
+                    total = sum((p.amount for p in row.payouts.all() if p.user_id == user_id), Decimal("0.00"))
+                    shared.append(flag(user_id, "shared_address_winner",
+                                       f"paid {total} {row.currency} in this allocation and signed up from the "
+                                       f"same address as the expert ({expert_address})", address=expert_address))
+            for author, evidence, weight in influenced:
+                if addresses.get(author) == expert_address:
+                    shared.append(flag(author, "shared_address_evidence",
+                                       f"evidence #{evidence} carries influence weight {weight:g}, and its author "
+                                       f"signed up from the same address as the expert ({expert_address})",
+                                       evidence=evidence, address=expert_address))
+        flags[row.pk] = sorted(common + shared, key=lambda f: (f["user"], f["kind"]))
+    return flags
 
 
 def question_leaderboard(question: Question) -> dict[str, Any]:

@@ -12,7 +12,16 @@ from rest_framework import serializers
 from amplification import allocation
 
 from .. import limits
-from ..models import AuditEvent, Competition, CompetitionAward, Influence, Payout, PrizeAllocation, Status
+from ..models import (
+    AuditEvent,
+    Competition,
+    CompetitionAward,
+    Influence,
+    Payout,
+    PrizeAllocation,
+    PrizeExclusion,
+    Status,
+)
 from ..permissions import draw_seed_visible
 from ..prizes import PAYABLE, PENDING_VERIFICATION, verified_user_ids
 from .serializers import id_field
@@ -68,7 +77,40 @@ class PayoutSerializer(serializers.ModelSerializer):
         return PAYABLE if self.get_verified(obj) else PENDING_VERIFICATION
 
 
+class ReviewFlagSerializer(serializers.Serializer):
+    """One reason for an organizer to look at a user before awarding (forecasts.selectors.prize_review_flags)."""
+
+    user = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["near_posterior", "new_account", "no_other_activity",
+                                            "shared_address_winner", "shared_address_evidence"])
+    reason = serializers.CharField()
+    excluded = serializers.BooleanField(help_text="the user is already excluded from this question's prizes")
+    prediction = serializers.IntegerField(allow_null=True)
+    evidence = serializers.IntegerField(allow_null=True)
+    kl = serializers.FloatField(allow_null=True, help_text="near_posterior: KL(posterior || prediction), nats")
+    address = serializers.CharField(allow_null=True, help_text="shared_address_*: the sign-up address shared")
+
+
+class PrizeExclusionInSerializer(serializers.Serializer):
+    # Blank is let through to the service, which names the rule ("must not be blank: say why").
+    user = serializers.CharField(max_length=limits.MAX_USERNAME, allow_blank=True, help_text="a username")
+    reason = serializers.CharField(max_length=limits.MAX_EXCLUSION_REASON, allow_blank=True, trim_whitespace=False)
+
+
+class PrizeExclusionSerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = PrizeExclusion
+        fields = ["id", "question", "user", "reason", "created_by", "created_at"]
+        read_only_fields = fields
+
+
 class PrizeAllocationSerializer(serializers.ModelSerializer):
+    """``flags`` come from the context (``{"flags": {allocation id: [flag]}}``, built by the view from
+    selectors.prize_review_flags for organizers only); without them the field is null."""
+
     accuracy_pool = serializers.DecimalField(**AMOUNT, read_only=True)
     evidence_pool = serializers.DecimalField(**AMOUNT, read_only=True)
     payouts = PayoutSerializer(many=True, read_only=True)
@@ -76,15 +118,23 @@ class PrizeAllocationSerializer(serializers.ModelSerializer):
     job = serializers.SerializerMethodField()
     unallocated = serializers.SerializerMethodField()
     params = serializers.SerializerMethodField()
+    flags = serializers.SerializerMethodField()
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     awarded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = PrizeAllocation
         fields = ["id", "question", "state", "currency", "accuracy_pool", "evidence_pool", "accuracy_rule",
-                  "evidence_rule", "params", "payouts", "draw", "job", "unallocated", "created_by", "created_at",
-                  "awarded_by", "awarded_at"]
+                  "evidence_rule", "params", "payouts", "draw", "job", "unallocated", "flags", "created_by",
+                  "created_at", "awarded_by", "awarded_at"]
         read_only_fields = fields
+
+    @extend_schema_field(ReviewFlagSerializer(many=True, allow_null=True,
+                                              help_text="Organizers only (null for others): users to review "
+                                                        "before the award, each with its reason"))
+    def get_flags(self, obj):
+        flags = self.context.get("flags")
+        return None if flags is None else flags.get(obj.pk, [])
 
     @extend_schema_field_object("The draw transcript (docs/prizes.md); the seed is shown once awarded")
     def get_draw(self, obj):

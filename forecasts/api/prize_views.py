@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from .. import prizes, selectors
 from ..errors import Conflict, Forbidden
 from ..models import CompetitionAward
-from ..permissions import can_read_audit, crowd_visible
+from ..permissions import can_read_audit, can_review_prizes, crowd_visible
 from .prize_serializers import (
     AuditEventSerializer,
     AwardInSerializer,
@@ -33,6 +33,8 @@ from .prize_serializers import (
     LeaderboardSerializer,
     PayoutSerializer,
     PrizeAllocationSerializer,
+    PrizeExclusionInSerializer,
+    PrizeExclusionSerializer,
     PrizesInSerializer,
 )
 from .views import ERRORS, parse_body, question_for
@@ -71,8 +73,16 @@ class CSVView(APIView):
 # --- question prizes --------------------------------------------------------------------------------------------------
 
 
-def _allocation_body(allocation_row) -> dict:
-    return PrizeAllocationSerializer(selectors.allocation_detail(allocation_row.pk)).data
+def _flags_context(request, question, rows) -> dict:
+    """The review flags for organizers; nobody else gets the key (so the field is null for them)."""
+    if not can_review_prizes(request.user):
+        return {}
+    return {"flags": selectors.prize_review_flags(question, rows)}
+
+
+def _allocation_body(request, allocation_row) -> dict:
+    row = selectors.allocation_detail(allocation_row.pk)
+    return PrizeAllocationSerializer(row, context=_flags_context(request, row.question, [row])).data
 
 
 class QuestionPrizesView(APIView):
@@ -81,8 +91,9 @@ class QuestionPrizesView(APIView):
                    description="Allocations of the question's prizes: organizers see drafts, others the award only.")
     def get(self, request, pk: int):
         question = question_for(request.user, pk)
-        rows = selectors.allocations_visible(question, request.user)
-        return Response(PrizeAllocationSerializer(rows, many=True).data)
+        rows = list(selectors.allocations_visible(question, request.user))
+        return Response(PrizeAllocationSerializer(rows, many=True,
+                                                  context=_flags_context(request, question, rows)).data)
 
     @extend_schema(operation_id="questions_prizes_create", request=PrizesInSerializer,
                    responses={201: PrizeAllocationSerializer, **ERRORS},
@@ -91,7 +102,7 @@ class QuestionPrizesView(APIView):
         question = question_for(request.user, pk)
         data = parse_body(PrizesInSerializer, request)
         draft = prizes.prizes_draft(question=question, user=request.user, **data)
-        return Response(_allocation_body(draft), status=status.HTTP_201_CREATED)
+        return Response(_allocation_body(request, draft), status=status.HTTP_201_CREATED)
 
 
 class QuestionPrizesAwardView(APIView):
@@ -102,7 +113,31 @@ class QuestionPrizesAwardView(APIView):
         question = question_for(request.user, pk)
         data = parse_body(AwardInSerializer, request)
         awarded = prizes.prizes_award(question=question, user=request.user, allocation_id=data.get("allocation"))
-        return Response(_allocation_body(awarded))
+        return Response(_allocation_body(request, awarded))
+
+
+class QuestionPrizeExclusionsView(APIView):
+    @extend_schema(operation_id="questions_prizes_exclusions_list", request=None,
+                   responses={200: PrizeExclusionSerializer(many=True), **READ_ERRORS},
+                   description="Organizers: the users excluded from the question's prizes, with the reasons.")
+    def get(self, request, pk: int):
+        question = question_for(request.user, pk)
+        if not can_review_prizes(request.user):
+            raise Forbidden("only organizers may read prize exclusions")
+        return Response(PrizeExclusionSerializer(selectors.prize_exclusions(question), many=True).data)
+
+    @extend_schema(operation_id="questions_prizes_exclusions_create", request=PrizeExclusionInSerializer,
+                   responses={201: PrizeExclusionSerializer, **ERRORS},
+                   description="Organizers, until the award: exclude a user from the question's prizes, with a "
+                               "reason. Every draft is recomputed without them (the next-ranked wins). Audited.")
+    def post(self, request, pk: int):
+        question = question_for(request.user, pk)
+        if not can_review_prizes(request.user):
+            raise Forbidden("only organizers may exclude a user from prizes")
+        data = parse_body(PrizeExclusionInSerializer, request)
+        exclusion = prizes.prize_exclude(question=question, user=request.user, username=data["user"],
+                                         reason=data["reason"])
+        return Response(PrizeExclusionSerializer(exclusion).data, status=status.HTTP_201_CREATED)
 
 
 # --- audit and payouts ------------------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ urlpatterns = [
     path("questions/<int:pk>/prizes/", prize_views.QuestionPrizesView.as_view(), name="question-prizes"),
     path("questions/<int:pk>/prizes/award/", prize_views.QuestionPrizesAwardView.as_view(),
          name="question-prizes-award"),
+    path("questions/<int:pk>/prizes/exclusions/", prize_views.QuestionPrizeExclusionsView.as_view(),
+         name="question-prizes-exclusions"),
     path("questions/<int:pk>/audit/", prize_views.QuestionAuditView.as_view(), name="question-audit"),
     path("questions/<int:pk>/audit.csv", prize_views.QuestionAuditCSVView.as_view(), name="question-audit-csv"),
     path("questions/<int:pk>/payouts.csv", prize_views.QuestionPayoutsCSVView.as_view(), name="question-payouts-csv"),
