@@ -11,6 +11,7 @@ import logging
 import math
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -97,6 +98,32 @@ def distribution_fields(*, spec: Any, domain: Domain) -> dict[str, Any]:
     except SpecError as exc:
         raise Invalid({"spec": [str(exc)]}) from None
     return _fields_from_cdf(dist.cdf, domain, spec=spec, fit=dist.fit, notes=list(dist.notes))
+
+
+@dataclass(frozen=True)
+class DistributionPreview:
+    """What storing a spec on a question would give, stored nowhere: the attributes a stored distribution row has
+    (what StoredDistributionSerializer reads)."""
+
+    spec: Any
+    cdf: np.ndarray  # (201,) float64
+    mass_below: float
+    mass_above: float
+    summary: dict
+    fit: dict | None
+    notes: list[str]
+
+
+def distribution_preview(*, question: Question, spec: Any) -> DistributionPreview:
+    """The distribution `spec` would be on this question, through the same validation as a stored one (the same 400
+    naming the field and the rule); no row is written and no status or role is checked: the caller decides who may
+    see the question."""
+    fields = distribution_fields(spec=spec, domain=question.domain)
+    return DistributionPreview(
+        spec=fields["spec"], cdf=np.frombuffer(fields["cdf_bytes"], dtype=np.float64),
+        mass_below=fields["mass_below"], mass_above=fields["mass_above"], summary=fields["summary"],
+        fit=fields["fit"], notes=fields["notes"],
+    )
 
 
 def _fields_from_cdf(cdf: np.ndarray, domain: Domain, *, spec: Any, fit=None, notes=()) -> dict[str, Any]:
