@@ -20,11 +20,18 @@ class SafeJSONParser(JSONParser):
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - the body is nested too deeply") from None
-        # JSON's \ud800 escapes decode to lone surrogates, which no database driver (nor the JSON renderer echoing
-        # them in an error) can encode: refuse such text at the door, wherever it is in the body.
-        try:
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
+        if holds_lone_surrogates(data):
             raise ParseError("JSON parse error - the body holds text that is not valid Unicode "
-                             "(an unpaired \\ud800-\\udfff escape)") from None
+                             "(an unpaired \\ud800-\\udfff escape)")
         return data
+
+
+def holds_lone_surrogates(data) -> bool:
+    """Does parsed JSON hold text no encoder takes? JSON's \\ud800 escapes decode to lone surrogates, which no
+    database driver (nor a JSON renderer echoing them in an error) can encode: such text is refused at the door,
+    wherever it is (here for API bodies, and in the web form that carries the editor's spec)."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
