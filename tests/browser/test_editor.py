@@ -57,6 +57,10 @@ def log_in(page, base: str, username: str) -> None:  # noqa: F811 - `page` is th
 
 
 def fill(form, p5: str, p50: str, p95: str) -> None:
+    """Type into the quick fields (the editor opens in the mode of the saved spec: switch to them first)."""
+    quick = form.get_by_label("Quick: 5th, 50th, 95th percentiles")
+    if not quick.is_checked():
+        quick.check()
     for name, value in (("p5", p5), ("p50", p50), ("p95", p95)):
         form.locator(f"input[name$='-{name}']").fill(value)
 
@@ -326,6 +330,44 @@ def test_a_quantile_table_is_saved_as_typed(live_server, people, compute, page):
     assert form.get_by_label("row 4: x", exact=True).input_value() == "1e15"
 
 
+def test_each_entry_mode_sends_its_spec(live_server, people, compute, page):  # noqa: F811
+    log_in(page, live_server.url, "expert")
+    page.goto(f"{live_server.url}/questions/{compute.pk}/")
+    sent: list[dict] = []
+    page.on("request", lambda r: "/preview/" in r.url and sent.append(r.post_data_json["spec"]))
+    form = page.get_by_role("form", name="prior")
+    grid = [round(i / 200, 3) for i in range(201)]  # uniform on u: the median is at u = 0.5, 1e10 here
+    modes = [
+        ("90% interval", [("5th percentile (P(X ≤ x) = 0.05)", "1e9"), ("95th percentile (P(X ≤ x) = 0.95)", "1e15")],
+         {"type": "quantiles", "points": [{"p": 0.05, "x": 1e9}, {"p": 0.95, "x": 1e15}]}),
+        ("Lognormal (median, \u03c3)", [("Median", "1e12"), ("\u03c3 of ln X", "2")],
+         {"type": "lognormal", "median": 1e12, "sigma": 2}),
+        ("Histogram bins", [("bin 1: from", "1e6"), ("bin 1: to", "1e9"), ("bin 1: p", "0.5"),
+                            ("bin 2: from", "1e9"), ("bin 2: to", "1e12"), ("bin 2: p", "0.5")],
+         {"type": "histogram", "bins": [{"lo": 1e6, "hi": 1e9, "p": 0.5}, {"lo": 1e9, "hi": 1e12, "p": 0.5}]}),
+        ("Paste a 201-point CDF", [("CDF at the 201 grid points (tail masses included)", ", ".join(map(str, grid)))],
+         {"type": "cdf", "cdf": grid}),
+    ]
+    for mode, fields, spec in modes:
+        form.get_by_label(mode).check()
+        for label, value in fields:
+            form.get_by_label(label, exact=True).fill(value)
+        wait_answered(form)
+        page.wait_for_timeout(300)
+        assert sent[-1] == spec, mode
+        shown = form.get_by_test_id("preview-median").inner_text()
+        assert float(shown) == pytest.approx(engine_median(compute, spec), rel=5e-3), mode
+    # The trend (log questions only): built in the browser whether or not the engine takes it yet.
+    form.get_by_label("Trend (doubling time)").check()
+    for label, value in (("Value on the trend", "1e6"), ("Measured on (YYYY-MM-DD)", "2018-06-01"),
+                         ("Doubling time, 5th percentile (months)", "3.4"),
+                         ("Doubling time, 95th percentile (months)", "12")):
+        form.get_by_label(label, exact=True).fill(value)
+    wait_answered(form)
+    page.wait_for_timeout(300)
+    assert sent[-1] == {"type": "trend", "value": 1e6, "at": "2018-06-01", "doubling_months": {"low": 3.4, "high": 12}}
+
+
 def test_curves_differ_by_more_than_colour(live_server, people, compute_open, page):  # noqa: F811
     from forecasts import services
     from tests.conftest import POSTERIOR_SPEC
@@ -423,3 +465,27 @@ def test_screenshots_of_the_editor_and_the_results(live_server, people, compute_
     page.get_by_test_id("results-plot").locator("[data-testid=plot-curve]").first.wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= width, wider_than(page, width)
     page.screenshot(path=str(ARTIFACTS / f"results-{width}.png"), full_page=True)
+
+
+# --- accessibility: axe-core (vendored, static/vendor/axe-core-*) finds nothing on the page with the editor open --------
+
+
+def axe_violations(page) -> list:  # noqa: F811
+    axe = next(Path(__file__).resolve().parents[2].glob("static/vendor/axe-core-*/axe.min.js"))
+    page.add_script_tag(path=str(axe))
+    return page.evaluate("""async () => (await axe.run(document)).violations.map(v =>
+        ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))""")
+
+
+def test_the_editor_and_the_plots_pass_axe(live_server, people, compute_open, page):  # noqa: F811
+    from forecasts import services
+    from tests.conftest import POSTERIOR_SPEC
+
+    services.prediction_submit(question=compute_open, author=people["reader"], spec=POSTERIOR_SPEC)
+    log_in(page, live_server.url, "reader")
+    page.goto(f"{live_server.url}/questions/{compute_open.pk}/")
+    form = page.get_by_role("form", name="prediction")
+    fill(form, *POOR)
+    form.get_by_test_id("shape-choice").wait_for(state="visible", timeout=10_000)
+    form.locator("[data-testid=plot-handle][data-handle=p50]").focus()
+    assert axe_violations(page) == []
