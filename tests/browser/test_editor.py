@@ -467,6 +467,27 @@ def test_screenshots_of_the_editor_and_the_results(live_server, people, compute_
     page.screenshot(path=str(ARTIFACTS / f"results-{width}.png"), full_page=True)
 
 
+def test_without_javascript_the_forms_post_and_the_table_reads(live_server, people, compute, page):  # noqa: F811
+    from forecasts.models import Prior
+
+    context = page.context.browser.new_context(java_script_enabled=False)
+    plain = context.new_page()
+    try:
+        log_in(plain, live_server.url, "expert")
+        plain.goto(f"{live_server.url}/questions/{compute.pk}/")
+        form = plain.get_by_role("form", name="prior")
+        assert form.get_by_test_id("editor").count() == 0  # no editor: the server's fields as they are
+        for name, value in (("p5", "1e9"), ("p50", "1e12"), ("p95", "1e15")):
+            form.locator(f"input[name='prior-{name}']").fill(value)
+        form.locator("button[type=submit]").click()
+        plain.wait_for_load_state()
+        assert "Prior saved" in plain.get_by_test_id("messages").inner_text()
+        assert Prior.objects.get(question=compute).spec["points"][1] == {"p": 0.5, "x": 1e12}
+        assert "1e+12" in plain.get_by_test_id("prior-row").inner_text()
+    finally:
+        context.close()
+
+
 # --- accessibility: axe-core (vendored, static/vendor/axe-core-*) finds nothing on the page with the editor open --------
 
 
