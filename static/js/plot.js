@@ -299,7 +299,7 @@
           .attr("stroke", st.colour).attr("stroke-dasharray", st.dash).attr("stroke-width", 1.5)
           .attr("data-testid", "plot-tail").attr("data-series", s.key).attr("data-side", side.side).attr("data-mass", m);
         bar.append("title").text(`${s.label}: ${percent(m)} ${side.label}`);
-        if (bw >= 30 || s.primary || (n === 1)) {
+        if (bw >= 44 || s.primary || n === 1) {  // the other bars say theirs in their titles and the legend
           layer.append("text").attr("x", side.x0 + i * bw + bw / 2).attr("y", g.bottom - h - 4)
             .attr("text-anchor", "middle").attr("class", "tail-mass").attr("fill", st.colour)
             .attr("data-testid", "plot-tail-mass").attr("data-series", s.key).text(percent(m));
