@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -69,8 +70,9 @@ def results_plot(question, stored: dict) -> dict | None:
     series = [plot_series(key, label, stored[key]) for key, label in SERIES if stored.get(key) is not None]
     if not series:
         return None
-    # The marks (median, 90% interval, tail percentages) go to the newest word on the question.
-    primary = next(s for s in reversed(series) if s["key"] != "yours")
+    # Every curve has its median and 90% interval marked; the newest word on the question (posterior, else the pooled
+    # crowd, else the prior) also has them written out, and its tail percentages where the others' do not fit.
+    primary = next((s for s in reversed(series) if s["key"] != "yours"), series[-1])
     primary["primary"] = True
     return {"axis": plot_axis(question), "series": series}
 
@@ -95,7 +97,7 @@ def editor_data(question, kind: str, *, prior, my_prediction) -> dict:
             overlays.append(plot_series("prior", "Your prior", prior))
     return {
         "kind": kind,
-        "preview_url": f"/api/questions/{question.pk}/preview/",
+        "preview_url": reverse("question-preview", kwargs={"pk": question.pk}),
         "axis": plot_axis(question),
         "start": start.spec if start is not None else None,
         "overlays": overlays,
