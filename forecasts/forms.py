@@ -34,15 +34,19 @@ def question_value(raw: str, scale: str) -> float | str:
 MAX_SPEC_JSON = 200_000  # characters; a 1,000-bin histogram is ~60 KB, and the request body limit applies anyway
 
 
-def show_number(x: float) -> str:
-    """A number as a person would type it back: 6 significant figures, `1e9` rather than `1e+09`."""
-    text = f"{x:.6g}"
+def show_number(x: float, digits: int | None = 6) -> str:
+    """A number as a person would type it back (`1e9` rather than `1e+09` or 1000000000.0), to `digits` significant
+    figures, or (None) in the fewest that give back exactly `x`."""
+    for n in range(1, 18) if digits is None else (digits,):
+        text = f"{x:.{n}g}"
+        if digits is not None or float(text) == x:
+            break
     mantissa, sep, exponent = text.partition("e")
     return f"{mantissa}e{int(exponent)}" if sep else text
 
 
-def _show(x) -> str:
-    return show_number(x) if isinstance(x, int | float) and not isinstance(x, bool) else str(x)
+def _show(x, digits: int | None = 6) -> str:
+    return show_number(x, digits) if isinstance(x, int | float) and not isinstance(x, bool) else str(x)
 
 
 class DistributionForm(forms.Form):
@@ -134,7 +138,8 @@ def quick_initial(dist, question: Question) -> dict:
     by_p = {p: name for name, p in QUANTILES}
     points = spec.get("points") if spec.get("type") == "quantiles" else None
     if isinstance(points, list) and points and all(isinstance(pt, dict) and pt.get("p") in by_p for pt in points):
-        initial = {by_p[pt["p"]]: _show(pt.get("x")) for pt in points}
+        # What was typed, every digit of it.
+        initial = {by_p[pt["p"]]: _show(pt.get("x"), None) for pt in points}
         initial.update({key: spec[key] for key in ("mass_below", "mass_above") if key in spec})
         return initial
     initial = {name: _show(dist.summary[key]) for name, key in (("p5", "p5"), ("p50", "median"), ("p95", "p95"))

@@ -14,6 +14,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from forecasts import services
 from forecasts.models import Prediction, Prior
@@ -245,3 +247,18 @@ def test_the_scripts_are_served_from_this_server(web, expert, draft_question):
     vendored = [src for src in sources if "/vendor/" in src]
     assert vendored and all((static_dir / src.split("/static/", 1)[1]).with_name("LICENSE").is_file()
                             for src in vendored)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_it_shows_a_saved_number_so_that_it_reads_back_exactly(x):
+    from forecasts.forms import show_number
+
+    text = show_number(x, None)
+    assert float(text) == x and "+" not in text
+
+
+def test_it_shows_numbers_as_people_type_them():
+    from forecasts.forms import show_number
+
+    assert [show_number(x, None) for x in (1e13, 1e9, 0.05, 123456789012.0)] == ["1e13", "1e9", "0.05", "123456789012"]
+    assert show_number(999000000.000001) == "9.99e8"  # summaries: 6 figures
