@@ -5,6 +5,7 @@ The forms only turn fields into a spec; the services validate the spec and every
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -13,6 +14,7 @@ from django import forms
 from amplification.allocation import ACCURACY_RULES, EVIDENCE_RULES
 
 from . import limits
+from .limits import holds_lone_surrogates
 from .models import Question, Scale
 
 QUANTILES = (("p5", 0.05), ("p50", 0.5), ("p95", 0.95))
@@ -30,19 +32,48 @@ def question_value(raw: str, scale: str) -> float | str:
         return raw
 
 
-class DistributionForm(forms.Form):
-    """p5, median and p95 (numbers, or ISO dates on a date question) plus the masses beyond open bounds."""
+MAX_SPEC_JSON = 200_000  # characters; a 1,000-bin histogram is ~60 KB, and the request body limit applies anyway
 
-    p5 = forms.CharField(label="5th percentile", max_length=40)
-    p50 = forms.CharField(label="Median", max_length=40)
-    p95 = forms.CharField(label="95th percentile", max_length=40)
+
+def show_number(x: float, digits: int | None = 6) -> str:
+    """A number as a person would type it back (`1e9` rather than `1e+09` or 1000000000.0), to `digits` significant
+    figures, or (None) in the fewest that give back exactly `x`."""
+    for n in range(1, 18) if digits is None else (digits,):
+        text = f"{x:.{n}g}"
+        if digits is not None or float(text) == x:
+            break
+    mantissa, sep, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if sep else text
+
+
+def _show(x, digits: int | None = 6) -> str:
+    return show_number(x, digits) if isinstance(x, int | float) and not isinstance(x, bool) else str(x)
+
+
+class DistributionForm(forms.Form):
+    """p5, median and p95 (numbers, or ISO dates on a date question) plus the masses beyond open bounds; or, from the
+    page's editor (static/js/editor.js), the whole spec as JSON in `spec_json`.
+
+    Every p is the total probability P(X <= x), the mass beyond the range included (DESIGN.md), so a percentile that
+    falls beyond an open bound is left empty; at least two are needed.
+    """
+
+    p5 = forms.CharField(label="5th percentile", max_length=40, required=False)
+    p50 = forms.CharField(label="Median", max_length=40, required=False)
+    p95 = forms.CharField(label="95th percentile", max_length=40, required=False)
     mass_below = forms.FloatField(label="Probability below the range", required=False, min_value=0, max_value=1)
     mass_above = forms.FloatField(label="Probability above the range", required=False, min_value=0, max_value=1)
+    # The editor's spec, built in the browser and previewed through the API before it is sent; empty without
+    # JavaScript. When given, it is the spec (the quick fields are kept for display only), and the services
+    # validate it exactly as they validate the quick fields' spec.
+    spec_json = forms.CharField(required=False, widget=forms.HiddenInput, max_length=MAX_SPEC_JSON)
 
     def __init__(self, *args, question: Question, tails: tuple[str, str] | None = None, **kwargs):
         """`tails` names the mass beyond each bound in the question's terms (pages.tail_labels), as the table does."""
         super().__init__(*args, **kwargs)
         self.question = question
+        # The quick field behind each point of the spec, in order (pages maps the engine's `points[i]` back to it).
+        self.point_fields: list[str] = []
         if not question.open_lower:
             del self.fields["mass_below"]
         if not question.open_upper:
@@ -54,22 +85,71 @@ class DistributionForm(forms.Form):
         placeholder = "YYYY-MM-DD" if question.scale == Scale.DATE else "a number"
         for name, _ in QUANTILES:
             self.fields[name].widget.attrs["placeholder"] = placeholder
+        for name, p in QUANTILES:
+            # Said beside each field (the help text is tied to the input for screen readers too).
+            self.fields[name].help_text = f"P(X ≤ x) = {p}, tails included"
+        self.fields["p50"].help_text += "; leave a percentile empty when it lies beyond the range"
+        if self.is_bound and self.data.get(self.add_prefix("spec_json"), "").strip():
+            # The editor's spec is what is saved: the quick fields are shown again as typed but not read, so a stale
+            # or half-typed value there cannot refuse the spec the person previewed.
+            for name in [*dict(QUANTILES), "mass_below", "mass_above"]:
+                if name in self.fields:
+                    field = self.fields[name]
+                    self.fields[name] = forms.CharField(required=False, label=field.label, widget=field.widget,
+                                                        help_text=field.help_text)
+
+    def clean(self):
+        data = super().clean()
+        raw = (data.get("spec_json") or "").strip()
+        if raw:
+            try:
+                spec = json.loads(raw)
+            except (ValueError, RecursionError):  # RecursionError: nested past the interpreter's limit
+                spec = None
+            if not isinstance(spec, dict) or holds_lone_surrogates(spec):
+                raise forms.ValidationError("the editor sent a spec that is not a JSON object; reload the page")
+            data["spec"] = spec
+        elif sum(bool((data.get(name) or "").strip()) for name, _ in QUANTILES) < 2:
+            raise forms.ValidationError("give at least two of the 5th percentile, the median and the 95th percentile")
+        return data
 
     def spec(self) -> dict:
-        """The quantiles spec; p is total probability, so it is shifted by the mass below when one is given."""
+        """The spec to store: the editor's, or the quick fields' quantiles (p is total probability, as typed)."""
         data = self.cleaned_data
-        below = data.get("mass_below") or 0.0
-        above = data.get("mass_above") or 0.0
-        inside = 1.0 - below - above
+        if "spec" in data:
+            return data["spec"]
         points = []
+        self.point_fields = []
         for name, p in QUANTILES:
-            points.append({"p": below + p * inside, "x": question_value(data[name], self.question.scale)})
+            raw = (data.get(name) or "").strip()
+            if raw:
+                points.append({"p": p, "x": question_value(raw, self.question.scale)})
+                self.point_fields.append(name)
         spec: dict = {"type": "quantiles", "points": points}
-        if data.get("mass_below") is not None:
-            spec["mass_below"] = below
-        if data.get("mass_above") is not None:
-            spec["mass_above"] = above
+        for name in ("mass_below", "mass_above"):
+            if data.get(name) is not None:
+                spec[name] = data[name]
         return spec
+
+
+def quick_initial(dist, question: Question) -> dict:
+    """Quick-field values that say what a stored distribution says: the points as typed when it was typed as these
+    percentiles, otherwise its summary's p5, median and p95 and its tail masses (total probability, as the fields)."""
+    spec = dist.spec if isinstance(dist.spec, dict) else {}
+    by_p = {p: name for name, p in QUANTILES}
+    points = spec.get("points") if spec.get("type") == "quantiles" else None
+    if isinstance(points, list) and points and all(isinstance(pt, dict) and pt.get("p") in by_p for pt in points):
+        # What was typed, every digit of it.
+        initial = {by_p[pt["p"]]: _show(pt.get("x"), None) for pt in points}
+        initial.update({key: spec[key] for key in ("mass_below", "mass_above") if key in spec})
+        return initial
+    initial = {name: _show(dist.summary[key]) for name, key in (("p5", "p5"), ("p50", "median"), ("p95", "p95"))
+               if dist.summary.get(key) is not None}
+    if question.open_lower:
+        initial["mass_below"] = round(dist.mass_below, 4)
+    if question.open_upper:
+        initial["mass_above"] = round(dist.mass_above, 4)
+    return initial
 
 
 class InfluenceForm(forms.Form):

@@ -4,6 +4,7 @@ prize power) live in amplification/ and are re-exported here so no caller writes
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 
@@ -61,3 +62,14 @@ MAX_PASSWORD = 128
 # Ids typed into page forms or sent in JSON: positive and within PostgreSQL's bigint.
 MAX_ID = 2**63 - 1
 MAX_EMAIL = 254  # RFC 5321's limit on a forward path, and Django's EmailField
+
+
+def holds_lone_surrogates(data) -> bool:
+    """Does parsed JSON hold text no encoder takes? JSON's \\ud800 escapes decode to lone surrogates, which no
+    database driver (nor a JSON renderer echoing them in an error) can encode: such text is refused at the door,
+    wherever it is (here for API bodies, and in the web form that carries the editor's spec)."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -1,11 +1,12 @@
-"""Server-rendered pages: the list of questions and one question with its distributions drawn as inline SVG."""
+"""Server-rendered pages: the list of questions, and one question with its forms. Distributions are drawn in the
+browser by static/js/plot.js from the JSON these pages embed (json_script); the tables beside them say the same in
+numbers without JavaScript, and the forms post without it."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC
 
-import numpy as np
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -13,18 +14,15 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
-
-from amplification.grid import U_GRID
 
 from . import limits, notifications, permissions, prizes, records, selectors, services
 from .addresses import client_address
 from .errors import NotFound, ServiceError
 from .forms import (
-    QUANTILES,
     DistributionForm,
     EmailForm,
     EvidenceForm,
@@ -32,6 +30,7 @@ from .forms import (
     PrizeForm,
     QuestionForm,
     SignupForm,
+    quick_initial,
 )
 from .models import (
     MODE_LABELS,
@@ -46,16 +45,13 @@ from .models import (
 )
 from .throttles import signup_throttled
 
-PLOT_W, PLOT_H, PAD = 640, 220, 40
 # An id typed into a form: ASCII digits only (str.isdigit() also accepts "²", which int() refuses), and at most 19 of
 # them, enough for any 64-bit id and far from int()'s 4300-digit limit on parsing a string.
 _ID = re.compile(r"[0-9]{1,19}")
-SERIES = (("prior", "#888888"), ("yours", "#2ca02c"), ("aggregate", "#1f77b4"), ("posterior", "#d62728"))
-
-
-def _density_path(cdf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bin densities on the question's axis (u), one per grid interval, for a step plot."""
-    return U_GRID, np.diff(cdf) * (len(cdf) - 1)
+# The stored distributions a question page draws, in drawing order, with the names the plot and its legend give them.
+# static/js/plot.js gives each key its colour and dash pattern, the same on every page.
+SERIES = (("prior", "Expert's prior"), ("yours", "Your prediction"), ("aggregate", "Crowd (pooled)"),
+          ("posterior", "Expert's posterior"))
 
 
 def tail_labels(question) -> tuple[str, str]:
@@ -67,48 +63,62 @@ def tail_labels(question) -> tuple[str, str]:
     return f"below {fmt(lower)}", f"above {fmt(upper)}"
 
 
-def distribution_svg(question, series: dict) -> str:
-    """Overlay the densities of the given stored distributions; tail masses are written in the legend above them."""
-    present = [(name, colour, series[name]) for name, colour in SERIES if series.get(name) is not None]
-    if not present:
-        return ""
-    top = 14 * len(present) + 14  # the legend's band: curves are drawn below it
-    peak = max(float(_density_path(d.cdf)[1].max()) for _, _, d in present) or 1.0
-    paths = []
-    for name, colour, dist in present:
-        u, dens = _density_path(dist.cdf)
-        xs = PAD + u * (PLOT_W - 2 * PAD)
-        ys = PLOT_H - PAD - dens / peak * (PLOT_H - PAD - top)
-        points = " ".join(f"{xs[i]:.1f},{ys[i]:.1f} {xs[i + 1]:.1f},{ys[i]:.1f}" for i in range(len(dens)))
-        paths.append(
-            f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}">'
-            f"<title>{name}</title></polyline>"
-        )
-    domain = question.domain
-    ticks = []
-    for u in (0.0, 0.25, 0.5, 0.75, 1.0):
-        x = PAD + u * (PLOT_W - 2 * PAD)
-        value = domain.format_x(float(domain.from_u(u)))
-        label = value if isinstance(value, str) else f"{value:.3g}"
-        ticks.append(f'<text x="{x:.0f}" y="{PLOT_H - 8}" font-size="11" text-anchor="middle">{label}</text>')
-    legend = []
+def plot_axis(question) -> dict:
+    """The question's axis as static/js/plot.js reads it. `lower`/`upper` are internal units (days since 1970-01-01
+    on a date scale), so that u = (x - lower) / (upper - lower), or ln(x / lower) / ln(upper / lower) on a log scale,
+    places every grid point and every summary value."""
     below, above = tail_labels(question)
-    for i, (name, colour, dist) in enumerate(present):
-        # Tail masses only where a bound is open: a closed side holds nothing by construction.
-        tails = [f"{dist.mass_below:.1%} {below}" if question.open_lower else "",
-                 f"{dist.mass_above:.1%} {above}" if question.open_upper else ""]
-        label = ", ".join(t for t in tails if t)
-        legend.append(
-            f'<text x="{PAD + 4}" y="{16 + 14 * i}" font-size="12" fill="{colour}">{name}'
-            f"{': ' + label if label else ''}</text>"
-        )
-    svg = (
-        f'<svg role="img" aria-label="distributions" viewBox="0 0 {PLOT_W} {PLOT_H}" width="100%" '
-        f'xmlns="http://www.w3.org/2000/svg"><line x1="{PAD}" y1="{PLOT_H - PAD}" x2="{PLOT_W - PAD}" '
-        f'y2="{PLOT_H - PAD}" stroke="#333"/>{"".join(paths)}{"".join(ticks)}{"".join(legend)}</svg>'
-    )
-    # Built only from numbers, formatted dates and fixed names, never from user text: safe to inline.
-    return mark_safe(svg)
+    return {
+        "scale": question.scale, "lower": question.lower, "upper": question.upper,
+        "open_lower": question.open_lower, "open_upper": question.open_upper, "unit": question.unit,
+        "tail_below": below, "tail_above": above,
+    }
+
+
+def plot_series(key: str, label: str, dist, **extra) -> dict:
+    """One stored distribution as the plot draws it: its 201-point CDF, tail masses and summary (question units)."""
+    return {"key": key, "label": label, "cdf": dist.cdf.tolist(), "mass_below": dist.mass_below,
+            "mass_above": dist.mass_above, "summary": dist.summary, **extra}
+
+
+def results_plot(question, stored: dict) -> dict | None:
+    """The page's plot of its stored distributions (those present), for static/js/plot.js through json_script."""
+    series = [plot_series(key, label, stored[key]) for key, label in SERIES if stored.get(key) is not None]
+    if not series:
+        return None
+    # Every curve has its median and 90% interval marked; the newest word on the question (posterior, else the pooled
+    # crowd, else the prior) also has them written out, and its tail percentages where the others' do not fit.
+    primary = next((s for s in reversed(series) if s["key"] != "yours"), series[-1])
+    primary["primary"] = True
+    return {"axis": plot_axis(question), "series": series}
+
+
+def editor_data(question, kind: str, *, prior, my_prediction) -> dict:
+    """What static/js/editor.js needs for one distribution form: where to preview, what to start from, and what to
+    draw beneath (a commenter sees the prior and their own current prediction; the posterior starts from the prior)."""
+    overlays = []
+    if kind == "prior":
+        start = prior
+        if prior is not None:
+            overlays.append(plot_series("saved", "Saved prior", prior))
+    elif kind == "prediction":
+        start = my_prediction
+        if prior is not None:
+            overlays.append(plot_series("prior", "Expert's prior", prior))
+        if my_prediction is not None:
+            overlays.append(plot_series("yours", "Your current prediction", my_prediction))
+    else:
+        start = prior
+        if prior is not None:
+            overlays.append(plot_series("prior", "Your prior", prior))
+    return {
+        "kind": kind,
+        "preview_url": reverse("question-preview", kwargs={"pk": question.pk}),
+        "axis": plot_axis(question),
+        "start": start.spec if start is not None else None,
+        "overlays": overlays,
+        "closes_at": question.closes_at.date().isoformat(),
+    }
 
 
 @login_required
@@ -176,23 +186,30 @@ def question_list(request):
     return render(request, "forecasts/question_list.html", {"questions": questions})
 
 
-def _forms_for(request, question) -> dict:
+def _forms_for(request, question, my_prediction=None) -> dict:
     """The forms this user may use on this question now; the services still check every rule on submit."""
     user = request.user
     if not user.is_authenticated:
         return {}
     forms: dict = {}
     tails = tail_labels(question)
+    prior = getattr(question, "prior", None)
+
+    def distribution_form(prefix: str, start) -> DistributionForm:
+        # Fields keep what was saved: the prior its saved self, a prediction the current one, a posterior the prior.
+        initial = quick_initial(start, question) if start is not None else None
+        return DistributionForm(question=question, tails=tails, prefix=prefix, initial=initial)
+
     if permissions.can_set_prior(user, question):
-        forms["prior_form"] = DistributionForm(question=question, tails=tails, prefix="prior")
+        forms["prior_form"] = distribution_form("prior", prior)
     if permissions.can_post_evidence(user, question):
         forms["evidence_form"] = EvidenceForm(prefix="evidence")
     if permissions.can_predict(user, question):
-        forms["prediction_form"] = DistributionForm(question=question, tails=tails, prefix="prediction")
+        forms["prediction_form"] = distribution_form("prediction", my_prediction)
     if permissions.can_publish_posterior(user, question):
-        forms["posterior_form"] = DistributionForm(question=question, tails=tails, prefix="posterior")
+        forms["posterior_form"] = distribution_form("posterior", prior)
         forms["influence_form"] = _influence_form(question, user)
-    has_prior = getattr(question, "prior", None) is not None
+    has_prior = prior is not None
     forms["can_open"] = permissions.can_open(user, question) and has_prior
     forms["needs_prior"] = permissions.can_open(user, question) and not has_prior
     forms["can_close"] = permissions.can_close(user, question)
@@ -228,15 +245,16 @@ _API_WORDS = (("(PUT /api/questions/{id}/prior/)", "(the prior form on this page
               ("; POST /api/questions/{id}/prizes/ first", "; draft one first"))
 
 
-def _spec_field(form: DistributionForm, path: str) -> str | None:
+def _spec_field(form: DistributionForm, path: str, rule: str) -> str | None:
     """The form field that holds what the engine's spec path names, or None for the form as a whole."""
     point = _POINT.fullmatch(path)
     if point:
         i = int(point["i"])
-        if point["part"] == "x" and i < len(QUANTILES):
-            return QUANTILES[i][0]  # the i-th point is the i-th quantile field, in the form's order
-        # A point's p is built from the probabilities beyond the range: those are the fields that set it.
-        return next((name for name in ("mass_below", "mass_above") if name in form.fields), None)
+        if point["part"] == "x":
+            # The i-th point is the i-th quantile field the person filled in (empty ones make no point).
+            return form.point_fields[i] if i < len(form.point_fields) else None
+        # The form fixes each point's p; a p the engine refuses conflicts with the probability beyond a bound.
+        return next((name for name in ("mass_below", "mass_above") if name in rule and name in form.fields), None)
     return path if path in ("mass_below", "mass_above") and path in form.fields else None
 
 
@@ -257,7 +275,7 @@ def _add_service_errors(exc: ServiceError, form, *, influence_form: InfluenceFor
         if key == "spec" and isinstance(form, DistributionForm):
             match = _SPEC_PATH.fullmatch(problem)
             if match:
-                field, problem = _spec_field(form, match["path"]), match["rule"]
+                field, problem = _spec_field(form, match["path"], match["rule"]), match["rule"]
         elif (match := _INFLUENCE.fullmatch(key)) and influence_form is not None:
             i = int(match["i"])
             if i < len(influence_ids):
@@ -442,10 +460,12 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
     aggregate = getattr(question, "aggregate", None) if permissions.crowd_visible(question, request.user) else None
     my_prediction = (question.predictions.filter(author=request.user, is_current=True).first()
                      if request.user.is_authenticated else None)
-    forms = _forms_for(request, question)
+    forms = _forms_for(request, question, my_prediction)
     for key, form in (bound or {}).items():
         if key in forms:
             forms[key] = form
+    editors = {f"{kind}_editor": editor_data(question, kind, prior=prior, my_prediction=my_prediction)
+               for kind in ("prior", "prediction", "posterior") if f"{kind}_form" in forms}
     evidence = list(selectors.evidence_list(question))
     if request.user.is_authenticated:
         mine = set(Endorsement.objects.filter(user=request.user, evidence__question=question)
@@ -473,8 +493,9 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
         "prior_warnings": fit_warnings(prior),
         "posterior_warnings": fit_warnings(posterior),
         "my_prediction_warnings": fit_warnings(my_prediction),
-        "plot": distribution_svg(question, {"prior": prior, "posterior": posterior, "aggregate": aggregate,
-                                            "yours": my_prediction}),
+        "results_plot": results_plot(question, {"prior": prior, "posterior": posterior, "aggregate": aggregate,
+                                                "yours": my_prediction}),
+        **editors,
         "evidence": evidence,
         "influence_shown": posterior is not None,
         "authors_hidden": names is not None,

@@ -12,9 +12,11 @@ import logging
 import math
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -65,6 +67,35 @@ User = get_user_model()
 def question_locked(question: Question) -> Question:
     """Re-read the question under a row lock so two writers cannot both pass the same status check."""
     return Question.objects.select_for_update().get(pk=question.pk)
+
+
+# --- previews -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DistributionPreview:
+    """What storing a spec on a question would give, stored nowhere: the attributes a stored distribution row has
+    (what StoredDistributionSerializer reads)."""
+
+    spec: Any
+    cdf: np.ndarray  # (201,) float64
+    mass_below: float
+    mass_above: float
+    summary: dict
+    fit: dict | None
+    notes: list[str]
+
+
+def distribution_preview(*, question: Question, spec: Any) -> DistributionPreview:
+    """The distribution `spec` would be on this question, through the same validation as a stored one (the same 400
+    naming the field and the rule); no row is written and no status or role is checked: the caller decides who may
+    see the question."""
+    fields = distribution_fields(spec=spec, domain=question.domain)
+    return DistributionPreview(
+        spec=fields["spec"], cdf=np.frombuffer(fields["cdf_bytes"], dtype=np.float64),
+        mass_below=fields["mass_below"], mass_above=fields["mass_above"], summary=fields["summary"],
+        fit=fields["fit"], notes=fields["notes"],
+    )
 
 
 # --- questions ------------------------------------------------------------------------------------------------------

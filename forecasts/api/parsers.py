@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
+
+from ..limits import holds_lone_surrogates
 
 
 class SafeJSONParser(JSONParser):
@@ -20,11 +20,7 @@ class SafeJSONParser(JSONParser):
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - the body is nested too deeply") from None
-        # JSON's \ud800 escapes decode to lone surrogates, which no database driver (nor the JSON renderer echoing
-        # them in an error) can encode: refuse such text at the door, wherever it is in the body.
-        try:
-            json.dumps(data, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
+        if holds_lone_surrogates(data):
             raise ParseError("JSON parse error - the body holds text that is not valid Unicode "
-                             "(an unpaired \\ud800-\\udfff escape)") from None
+                             "(an unpaired \\ud800-\\udfff escape)")
         return data

@@ -124,6 +124,23 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         prior = services.prior_set(question=question, user=request.user, spec=data["spec"])
         return Response(s.PriorSerializer(prior).data)
 
+    @extend_schema(
+        request=s.SpecInSerializer,
+        responses={200: s.StoredDistributionSerializer, 400: ERRORS[400], 404: ERRORS[404],
+                   413: OpenApiResponse(description="The body is over the size limit")},
+        description="The distribution a spec would be on this question (the stored-distribution shape), storing "
+                    "nothing: for editors that draw it as the person types. A bad spec is the 400 a PUT of the prior "
+                    "gives. Anyone signed in who may see the question.",
+    )
+    @action(detail=True, methods=["post"])
+    def preview(self, request, pk=None):
+        # Visible as for GET of the question, but without its status refresh (which may close a due question): a
+        # preview writes nothing. One query, and no joined prior or posterior rows.
+        question = get_object_or_404(selectors.questions_visible(request.user).select_related(None), pk=pk)
+        data = parse_body(s.SpecInSerializer, request)
+        preview = services.distribution_preview(question=question, spec=data["spec"])
+        return Response(s.StoredDistributionSerializer(preview).data)
+
     @extend_schema(request=None, responses={200: s.QuestionSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def open(self, request, pk=None):

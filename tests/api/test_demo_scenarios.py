@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 
 import pytest
 
@@ -45,9 +47,14 @@ def test_each_demo_question_ranks_close_then_no_change_then_wrong_way():
 def test_the_question_pages_name_the_tails_in_the_questions_terms(client):
     compute, agi = load_demo(award=False)
     page = client.get(f"/questions/{agi.pk}/").content.decode()
-    # the date question's tails are "already" and "never", in the table and in the plot's legend
+    # the date question's tails are "already" and "never", in the table and in the plot (drawn by static/js/plot.js
+    # from the data the page embeds: the tails' names, and each distribution's masses there)
     assert "<th>already</th><th>after 2100-12-31 or never</th>" in page
-    assert "posterior: 3.0% already, 40.0% after 2100-12-31 or never" in page
+    plot = json.loads(re.search(r'<script id="results-plot-data" type="application/json">(.*?)</script>', page,
+                                re.S).group(1))
+    assert (plot["axis"]["tail_below"], plot["axis"]["tail_above"]) == ("already", "after 2100-12-31 or never")
+    posterior = next(s for s in plot["series"] if s["key"] == "posterior")
+    assert (round(posterior["mass_below"], 3), round(posterior["mass_above"], 3)) == (0.03, 0.4)
     page = client.get(f"/questions/{compute.pk}/").content.decode()
     assert "<th>below 100</th><th>above 1e+18</th>" in page
     # every score the platform computes is shown, Wasserstein included

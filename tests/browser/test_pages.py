@@ -43,8 +43,12 @@ def test_a_visitor_follows_a_finished_competition(live_server, demo, page, tmp_p
     page.get_by_role("link", name="Compute used in the largest ML training run before 2030").click()
     page.wait_for_load_state()
     assert page.get_by_test_id("status").inner_text() == "awarded"
-    # The three distributions are drawn, and the scores table ranks the close predictor first.
-    assert page.locator("svg polyline").count() == 3
+    # The three distributions are drawn (prior, pooled crowd, posterior), and the scores table ranks the close
+    # predictor first.
+    curves = page.get_by_test_id("results-plot").locator("[data-testid=plot-curve]")
+    curves.first.wait_for()
+    assert [curves.nth(i).get_attribute("data-series") for i in range(curves.count())] == \
+        ["prior", "aggregate", "posterior"]
     first_row = page.get_by_test_id("scores").locator("tbody tr").first
     assert "alice" in first_row.inner_text()
     assert page.get_by_test_id("payouts").locator("tbody tr").count() >= 1

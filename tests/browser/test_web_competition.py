@@ -52,7 +52,7 @@ def test_an_expert_and_a_reader_run_a_competition_in_the_browser(live_server, pe
     question_url = page.url
 
     _fill_distribution(page.get_by_role("form", name="prior"), "1e9", "1e13", "1e17")
-    page.get_by_role("form", name="prior").locator("button").click()
+    page.get_by_role("form", name="prior").locator("button[type=submit]").click()
     page.wait_for_load_state()
     assert "Prior saved" in page.get_by_test_id("messages").inner_text()
     page.get_by_role("button", name="Open the question").click()
@@ -63,18 +63,20 @@ def test_an_expert_and_a_reader_run_a_competition_in_the_browser(live_server, pe
     page.goto(question_url)
     evidence = page.get_by_role("form", name="evidence")
     evidence.locator("textarea[name='evidence-body']").fill("Budgets cannot grow that fast.")
-    evidence.locator("button").click()
+    evidence.locator("button[type=submit]").click()
     page.wait_for_load_state()
     _fill_distribution(page.get_by_role("form", name="prediction"), "1e7", "1e9", "1e11")
-    page.get_by_role("form", name="prediction").locator("button").click()
+    page.get_by_role("form", name="prediction").locator("button[type=submit]").click()
     page.wait_for_load_state()
     assert "median 1e+09" in page.get_by_test_id("my-prediction").inner_text()
 
-    # A bad distribution is refused with a message naming the rule, and the old prediction stays.
-    _fill_distribution(page.get_by_role("form", name="prediction"), "1e11", "1e9", "1e7")
-    page.get_by_role("form", name="prediction").locator("button").click()
-    page.wait_for_load_state()
-    assert "increasing" in page.get_by_test_id("messages").inner_text()
+    # A bad distribution is refused before it is sent, with the rule beside the field, and cannot be submitted; the
+    # old prediction stays.
+    form = page.get_by_role("form", name="prediction")
+    _fill_distribution(form, "1e11", "1e9", "1e7")
+    form.get_by_test_id("field-error").filter(has_text="increasing").first.wait_for(timeout=10_000)
+    assert form.locator("button[type=submit]").is_disabled()
+    page.reload()
     assert "median 1e+09" in page.get_by_test_id("my-prediction").inner_text()
 
     _log_in(page, base, "expert")
@@ -87,7 +89,7 @@ def test_an_expert_and_a_reader_run_a_competition_in_the_browser(live_server, pe
     posterior = page.get_by_role("form", name="posterior")
     _fill_distribution(posterior, "1e7", "1e9", "1e11")
     posterior.locator("input[name^='influence-']").first.fill("2")
-    posterior.locator("button").click()
+    posterior.locator("button[type=submit]").click()
     page.wait_for_load_state()
     assert page.get_by_test_id("status").inner_text() == "scored"
     assert len(dialogs) == 2 and "cannot be changed" in dialogs[1]

@@ -184,9 +184,12 @@ def test_a_poor_fit_of_my_prediction_is_shown(web, alice, open_question):
 
 
 def test_table_and_form_say_which_percentiles(web, expert, draft_question):
+    # One meaning everywhere (DESIGN.md): a percentile is of the whole distribution, the tails included.
     html = page(web(expert), draft_question)
     assert "percentiles of the whole distribution" in html
-    assert "of the part within the range" in html
+    for p in ("0.05", "0.5", "0.95"):
+        assert f"P(X ≤ x) = {p}, tails included" in html
+    assert "of the part within the range" not in html
 
 
 # 4. A finished question shows the weights the expert gave, and prizes link to their evidence.
