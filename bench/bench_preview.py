@@ -7,7 +7,8 @@ signed-in session, the CSRF token checked, DEBUG off), on SQLite in a temporary 
 question (log axis, 100 to 1e18, both sides open): three quantiles (a lognormal fit) and a mixture of ten lognormals.
 Each call is timed alone (time.perf_counter around client.post); the cases run round robin (one call of each per
 round) so that all meet the same load, and after 50 warm-up rounds `--calls` rounds give each case's median and p95.
-The engine's part (building the distribution and its summary, services.distribution_preview) is timed the same way, so what remains is Django, DRF,
+The engine's part (building the
+distribution and its summary, services.distribution_preview) is timed the same way, so what remains is Django, DRF,
 the session and the question query; and GET /api/questions/{id}/ through the same client is the floor any signed-in
 API call pays here (ratios to it stay meaningful when the shared machine is loaded). Target: p95 <= 20 ms.
 
