@@ -52,10 +52,8 @@ def linear_pool(cdfs: np.ndarray, weights: np.ndarray | None = None) -> np.ndarr
     A linear pool of valid CDFs is a valid CDF (round-off is clipped away). ValueError for bad shapes or weights.
     """
     cdfs = _checked_cdfs(cdfs)
-    if weights is None:
-        w = np.full(cdfs.shape[0], 1.0 / cdfs.shape[0])
-    else:
-        w = _normalised(weights, cdfs.shape[0])
+    n = cdfs.shape[0]
+    w = np.full(n, 1.0 / n) if weights is None else _normalised(weights, n)
     pooled = w @ cdfs
     # The mass above is the weighted mean of the masses above: exactly 0 when every forecast has 0 there (a closed
     # side), where 1 - (weights summing to 1 - ulp) would leave a spurious 1e-16.
@@ -85,7 +83,8 @@ def quantile_pool(cdfs: np.ndarray, weights: np.ndarray | None = None) -> np.nda
       linear between grid points, has a quantile function u_i(p), and the pool's in-range part is the CDF of
       sum v_i u_i(p), rescaled to fill sum w_i m_i. On a log question u is linear in ln x, so this is the geometric
       mean of the x values at each probability.
-    - The in-range average weighs each prediction by v_i proportional to w_i m_i, its share of the linear pool's in-range
+    - The in-range average weighs each prediction by v_i proportional to w_i m_i, its share of the linear pool's
+      in-range
       mass: a prediction with nothing inside the range has no quantile function there and drops out, and one with
       almost nothing inside counts almost nothing (with v_i = w_i, a forecast with 1e-12 of its mass inside would
       move the in-range shape as much as one with all of it). When no prediction has mass inside, the pool is flat
