@@ -45,7 +45,7 @@ def numpy_log_is_avx512() -> bool:
 
 
 # Which log the scoring uses, decided once: numpy's where it is vectorised with AVX-512 (0.77 ns a value on the
-# AVX-512 EPYC), the kernel's everywhere else (1.3 ns on the AVX2 EPYC, where numpy's takes 4.6 ns). Both are within
+# AVX-512 EPYC), the kernel's everywhere else (1.2 ns on the AVX2 EPYC, where numpy's takes 4.1 ns). Both are within
 # 1 ulp of the exact log. Tests and the benchmark set it to run either path on one machine.
 USE_NUMPY_LOG = numpy_log_is_avx512()
 
