@@ -44,7 +44,8 @@ _ONE_BITS = 0x3FF0000000000000  # bits of 1.0: exponent field 1023, mantissa 0
 _CARRY = 0x3FF0000000000000 - 0x3FE6A09E00000000
 _TWO52_BITS = 0x4330000000000000  # bits of 2^52: OR-ing an integer e < 2^52 into them gives the double 2^52 + e
 _TWO52_PLUS_BIAS = 4503599627370496.0 + 1023.0
-# ln 2 in two parts: _LN2_HI has its low 32 bits zero, so k * _LN2_HI is exact for every exponent |k| <= 1075.
+# ln 2 in two parts: _LN2_HI has 32 significant bits (its low 21 bits are zero), so k * _LN2_HI is exact for every
+# exponent |k| < 2^11.
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 # ln(1 + f) = ln((1 + s)/(1 - s)) with s = f / (2 + f), |s| <= 0.1716: = 2s + s R(s^2), R(z) = 2z/3 + 2z^2/5 + ...
