@@ -1,7 +1,9 @@
 """Score many predicted posteriors against the expert's posterior, block by block on two threads.
 
-Per block of rows: one compiled read of the block (amplification/kernel.py: mixed masses, CRPS, Wasserstein-1),
-numpy's vectorised log of the mixed masses, and one BLAS dot product with the posterior's masses.
+Per block of rows, where numpy's float64 log is vectorised (AVX-512): one compiled read of the block
+(amplification/kernel.py: mixed masses, CRPS, Wasserstein-1), numpy's log of the mixed masses, and a compiled dot
+product with the posterior's masses. Elsewhere (AVX2) numpy's log is a libm call per value, 3-4x slower, and one
+compiled read does all of it with a vectorised log of its own (`kernel.score_rows_with_logs`).
 
 All inputs are canonical CDFs on the 201-point grid; the 202 masses are [below lower, 200 bins, above upper].
 
@@ -27,10 +29,25 @@ from . import kernel
 from .grid import N_POINTS
 
 DEFAULT_UNIFORM_MIX = 0.01  # Metaculus mixes 1% uniform into predictions before log scoring
-# Rows per block: one thread's block of q and its scratch array (1.2 MB each at 768 rows) stay in its core's L2
-# cache between the kernel and the log. Chosen by measurement with two threads (bench/bench_engine.py).
+# Rows per block: the unit of work the threads take turns at. With numpy's log, one thread's block of q and its
+# scratch array (1.2 MB each at 768 rows) stay in its core's L2 cache between the kernel and the log (2 MB of L2 on the
+# AVX-512 machine); chosen there by measurement with two threads (bench/bench_engine.py). The kernel with its own log
+# keeps one row's scratch in L1 and needs nothing of the block size.
 BLOCK_ROWS = 768
 SKILL_ROUNDOFF = 1e-12  # nats; skill differences this small are floating-point noise and reported as exactly 0
+
+
+def numpy_log_is_avx512() -> bool:
+    """True where numpy runs its AVX-512 loop for the float64 log (its target for AVX-512 CPUs, named X86_V4 in numpy
+    2.4, AVX512F or AVX512_SKX before). Its other targets call libm once per value."""
+    target = np.lib.introspect.opt_func_info(func_name="^log$", signature="float64")["log"]["dd"]["current"]
+    return str(target).startswith(("X86_V4", "AVX512"))
+
+
+# Which log the scoring uses, decided once: numpy's where it is vectorised with AVX-512 (0.77 ns a value on the
+# AVX-512 EPYC), the kernel's everywhere else (1.2 ns on the AVX2 EPYC, where numpy's takes 4.1 ns). Both are within
+# 1 ulp of the exact log. Tests and the benchmark set it to run either path on one machine.
+USE_NUMPY_LOG = numpy_log_is_avx512()
 
 _pool: ThreadPoolExecutor | None = None
 
@@ -113,16 +130,26 @@ def _aligned(shape: tuple[int, int]) -> np.ndarray:
     return raw[offset : offset + size * 8].view(np.float64).reshape(shape)
 
 
-def _score_blocks(plan: _Plan, q: np.ndarray, out: Scores, next_block: Iterator[int], mixed: np.ndarray) -> None:
-    """Score blocks taken from the shared counter until none is left (threads balance themselves). All three steps
-    release the GIL: the two compiled loops (nogil) and numpy's log."""
+def _score_blocks(plan: _Plan, q: np.ndarray, out: Scores, next_block: Iterator[int], rows: int) -> None:
+    """Score blocks taken from the shared counter until none is left (threads balance themselves). Every step
+    releases the GIL: the compiled loops (nogil) and numpy's log."""
     n = q.shape[0]
+    # With its own log the kernel does everything in one call per block. numpy's log needs a scratch array: the
+    # kernel's mixed masses, their logs in place, then the row dot products (and when uniform_mix == 1 there are no
+    # logs to take: the log score is a constant, and the kernel that writes masses is the one that skips them).
+    mixed = _aligned((rows, N_POINTS)) if USE_NUMPY_LOG or not plan.scaled else None
     with np.errstate(divide="ignore", invalid="ignore"):  # once per thread: errstate costs microseconds to enter
         while True:
             start = next(next_block) * BLOCK_ROWS
             if start >= n:
                 return
             stop = min(n, start + BLOCK_ROWS)
+            if mixed is None:
+                kernel.score_rows_with_logs(
+                    q[start:stop], plan.posterior, plan.shift, plan.weights,
+                    out.log_score[start:stop], out.crps[start:stop], out.wasserstein[start:stop],
+                )
+                continue
             block = mixed[: stop - start]
             kernel.score_rows(
                 q[start:stop], plan.posterior, plan.shift, plan.keep, block,
@@ -156,13 +183,13 @@ def _score(plan: _Plan, q: np.ndarray, threads: int, prior_log_score: float = 0.
     """All five scores for the rows of q: blocks first (threads take the next block as they free up), then finishing."""
     n = q.shape[0]
     out = Scores(kl=np.empty(n), log_score=np.empty(n), skill=np.empty(n), crps=np.empty(n), wasserstein=np.empty(n))
-    shape = (min(BLOCK_ROWS, max(n, 1)), N_POINTS)
+    rows = min(BLOCK_ROWS, max(n, 1))
     blocks = itertools.count()  # next() on it is atomic under the GIL
     if threads == 1 or n <= BLOCK_ROWS:
-        _score_blocks(plan, q, out, blocks, _aligned(shape))
+        _score_blocks(plan, q, out, blocks, rows)
     else:
         pool = _get_pool()
-        for f in [pool.submit(_score_blocks, plan, q, out, blocks, _aligned(shape)) for _ in range(threads)]:
+        for f in [pool.submit(_score_blocks, plan, q, out, blocks, rows) for _ in range(threads)]:
             f.result()
     _finish(plan, q, out, prior_log_score)
     return out
