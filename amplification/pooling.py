@@ -84,8 +84,8 @@ def quantile_pool(cdfs: np.ndarray, weights: np.ndarray | None = None) -> np.nda
       sum v_i u_i(p), rescaled to fill sum w_i m_i. On a log question u is linear in ln x, so this is the geometric
       mean of the x values at each probability.
     - The in-range average weighs each prediction by v_i proportional to w_i m_i, its share of the linear pool's
-      in-range mass: a prediction with nothing inside the range has no quantile function there and drops out, and one with
-      almost nothing inside counts almost nothing (with v_i = w_i, a forecast with 1e-12 of its mass inside would
+      in-range mass: a prediction with nothing inside the range has no quantile function there and drops out, and one
+      with almost nothing inside counts almost nothing (with v_i = w_i, a forecast with 1e-12 of its mass inside would
       move the in-range shape as much as one with all of it). When no prediction has mass inside, the pool is flat
       inside. Where every m_i is equal (e.g. no tails), v_i = w_i.
     - Flat stretches of G_i (no mass) are jumps of u_i, and every G_i is continuous (its mass is in the bins), so

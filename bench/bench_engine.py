@@ -149,7 +149,8 @@ def main() -> None:
           f" numpy {np.__version__}, numba {numba.__version__}, python {platform.python_version()}")
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
           f"load average {os.getloadavg()[0]:.2f} (other processes share the cores: figures vary with it)")
-    own = "numpy's (vectorised with AVX-512 here)" if scoring.USE_NUMPY_LOG else "the kernel's own (numpy's is scalar here)"
+    own = ("numpy's (vectorised with AVX-512 here)" if scoring.USE_NUMPY_LOG
+           else "the kernel's own (numpy's is scalar here)")
     print(f"log used by the scoring: {own}")
     rng = np.random.default_rng(0)
     preds = random_cdfs(rng, N)
@@ -203,7 +204,8 @@ def main() -> None:
     print("5. where the time goes, CPU time of 1 thread, ms per 100,000 rows (best of 3):"
           f" numpy's-log path: kernel {spent['kernel']:.1f} + np.log {spent['log']:.1f} + row dots {spent['dot']:.1f};"
           f" own-log path: one kernel {spent['kernel with its own log']:.1f}")
-    print(f"5b. one log of a mass, cache-resident, CPU time, best of 20: np.log {ns_numpy:.2f} ns, kernel.ln {ns_own:.2f} ns")
+    print(f"5b. one log of a mass, cache-resident, CPU time, best of 20: np.log {ns_numpy:.2f} ns, "
+          f"kernel.ln {ns_own:.2f} ns")
 
 
 if __name__ == "__main__":
