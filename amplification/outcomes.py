@@ -37,11 +37,11 @@ MAX_STEP = 0.2
 OPEN_TAIL_MIN = 0.001  # cdf[0] >= this on an open lower side; 1 - cdf[200] >= this on an open upper side
 # Metaculus rounds a submitted CDF, and then its steps, to 10 decimals before checking it: that rounding is the only
 # tolerance it allows, so it is the one `metaculus_violations` allows too (an exact 5e-5 step computed in floats is
-# 5e-5 - 5e-18 half the time; rounded, it is exactly 5e-5, as it is to Metaculus).
+# often 5e-5 - 5e-18; rounded, it is exactly 5e-5, as it is to Metaculus).
 METACULUS_DECIMALS = 10
 # Steps are capped a hair below MAX_STEP: a capped step rebuilt by a cumulative sum is 0.2 +- 1e-16, and Metaculus's
-# rounding (above) would turn 0.2 + 1e-16 into 0.2000000001 for one value in ten million. 1e-9 keeps every capped step
-# below 0.2 after any rounding, and is far below anything a score can see.
+# rounding (above) turns 0.2 + 1e-16 into 0.2000000001 for about one such step in a million. 1e-9 keeps every capped
+# step below 0.2 after any rounding, and is far below anything a score can see.
 CAP_MARGIN = 1e-9
 STEP_CAP = MAX_STEP - CAP_MARGIN
 
