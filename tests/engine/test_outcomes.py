@@ -264,7 +264,7 @@ def test_it_refuses_a_zero_mass_for_a_peer_score():
 
 @PROPERTY_SETTINGS
 @given(specs_on_domains(), st.floats(-0.2, 1.2))
-def test_every_forecast_scores_finite_with_the_standardized_floor(case, u):
+def test_it_scores_every_random_forecast_finite_above_the_standardized_floor(case, u):
     dom, cdf = case
     assume((u >= 0 or dom.open_lower) and (u <= 1 or dom.open_upper))
     bucket = outcome_bucket(u)

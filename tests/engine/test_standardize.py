@@ -178,7 +178,7 @@ def test_it_refuses_a_raw_cdf_that_does_not_belong_to_the_exported_one():
 
 @PROPERTY_SETTINGS
 @given(specs_on_domains())
-def test_every_standardized_cdf_passes_metaculus_validation(case):
+def test_it_standardizes_every_random_spec_into_a_cdf_metaculus_accepts(case):
     dom, cdf = case
     flags = sides(dom.open_lower, dom.open_upper)
     standardized = standardize_cdf(cdf, **flags)
@@ -200,7 +200,7 @@ def test_every_standardized_cdf_passes_metaculus_validation(case):
 
 @PROPERTY_SETTINGS
 @given(specs_on_domains())
-def test_standardizing_a_valid_cdf_again_keeps_the_order_of_its_steps(case):
+def test_it_keeps_the_order_of_the_steps_of_a_cdf_metaculus_already_accepts(case):
     # A CDF Metaculus already accepts has every step <= 0.2, so a second standardization caps nothing: each step
     # becomes a x step + 5e-5, an increasing map, and the steps keep their order.
     dom, cdf = case
