@@ -6,18 +6,24 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from scipy.integrate import quad
 
 from amplification.errors import SpecError
 from amplification.grid import U_GRID, Domain
 from amplification.outcomes import (
     STEP_CAP,
+    Outcome,
     outcome_bucket,
     outcome_u,
     peer_scores,
     place_outcome,
     score_outcome,
+    standardize_cdf,
 )
+
+from .strategies import PROPERTY_SETTINGS, specs_on_domains
 
 CLOSED = {"open_lower": False, "open_upper": False}
 OPEN = {"open_lower": True, "open_upper": True}
@@ -81,8 +87,9 @@ def test_it_places_dates_and_named_tails():
     assert place_outcome("2101-01-01", dom).bucket == 201
     assert place_outcome("2019-12-31", dom).bucket == 0
     assert place_outcome("below", dom).bucket == 0 and place_outcome("above", dom).bucket == 201
-    # 2060-07-01 is day 14762 of the range's 29584: u = 0.49899..., bucket floor(200 u + 1) = 100
-    assert place_outcome("2060-07-01", dom).bucket == 100
+    # 2060-07-01 is day 14792 of the range's 29584: u = 0.5 exactly, the end of bucket 100; a day later is in 101
+    assert place_outcome("2060-07-01", dom) == Outcome(u=0.5, bucket=100)
+    assert place_outcome("2060-07-02", dom).bucket == 101
 
 
 @pytest.mark.parametrize(("dom", "value"), [
@@ -249,3 +256,25 @@ def test_it_gives_a_lone_forecaster_a_peer_score_of_zero():
 def test_it_refuses_a_zero_mass_for_a_peer_score():
     with pytest.raises(ValueError):
         peer_scores(np.array([0.1, 0.0]))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Properties over random specs on random domains
+
+
+@PROPERTY_SETTINGS
+@given(specs_on_domains(), st.floats(-0.2, 1.2))
+def test_it_scores_every_random_forecast_finite_above_the_standardized_floor(case, u):
+    dom, cdf = case
+    assume((u >= 0 or dom.open_lower) and (u <= 1 or dom.open_upper))
+    bucket = outcome_bucket(u)
+    scores = score_outcome(np.stack([cdf, U_GRID]), bucket=bucket, u=u,
+                           open_lower=dom.open_lower, open_upper=dom.open_upper)
+    floor = 0.001 if bucket in (0, 201) else 5e-5  # what standardization guarantees every bucket
+    assert np.all(scores.p_outcome >= floor * (1 - 1e-9))
+    assert np.all(np.isfinite(scores.log_score)) and np.all(np.isfinite(scores.baseline))
+    assert np.all((scores.crps >= 0) & (scores.crps <= 1))
+    # The compiled read agrees with the mass of the fully standardized CDF (numpy, water-filling included).
+    standardized = standardize_cdf(cdf, open_lower=dom.open_lower, open_upper=dom.open_upper)
+    masses = np.concatenate([[standardized[0]], np.diff(standardized), [1 - standardized[-1]]])
+    assert scores.p_outcome[0] == pytest.approx(masses[bucket], rel=1e-9)
