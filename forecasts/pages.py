@@ -5,7 +5,10 @@ numbers without JavaScript, and the forms post without it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -133,9 +136,8 @@ def question_new(request):
         try:
             question = services.question_create(created_by=request.user, **data)
         except ServiceError as exc:
-            for field, problems in exc.detail.items():
-                for problem in problems:
-                    form.add_error(field if field in form.fields else None, problem)
+            for field, problem in _service_problems(exc):
+                form.add_error(field if field in form.fields else None, problem)
         else:
             messages.success(request, "Question created as a draft: give your prior, then open it.")
             return redirect("forecasts:question-detail", pk=question.pk)
@@ -240,9 +242,6 @@ def _parse_id(raw: str) -> int | None:
 _SPEC_PATH = re.compile(r"(?P<path>[A-Za-z_][\w\[\].]*): (?P<rule>.*)", re.S)
 _POINT = re.compile(r"points\[(?P<i>[0-9]+)\]\.(?P<part>[px])")
 _INFLUENCE = re.compile(r"influence\[(?P<i>[0-9]+)\]\.(?P<part>\w+)")
-# The one API word in a service message a page user can meet; the page has its own way to set a prior.
-_API_WORDS = (("(PUT /api/questions/{id}/prior/)", "(the prior form on this page)"),
-              ("; POST /api/questions/{id}/prizes/ first", "; draft one first"))
 
 
 def _spec_field(form: DistributionForm, path: str, rule: str) -> str | None:
@@ -269,8 +268,6 @@ def _add_service_errors(exc: ServiceError, form, *, influence_form: InfluenceFor
                         influence_ids: list[int] = ()) -> None:
     """Put a service's errors next to the fields the person typed them in, in the rule's own words."""
     for key, problem in _service_problems(exc):
-        for api, page in _API_WORDS:
-            problem = problem.replace(api, page)
         target, field = form, None
         if key == "spec" and isinstance(form, DistributionForm):
             match = _SPEC_PATH.fullmatch(problem)
@@ -301,16 +298,6 @@ def _error_summary(*forms) -> str:
     return "; ".join(parts)
 
 
-FORM_ACTIONS = {
-    # action: (what the flash names, the context key of its form)
-    "prior": ("Your prior", "prior_form"),
-    "prediction": ("Your prediction", "prediction_form"),
-    "evidence": ("Your evidence", "evidence_form"),
-    "posterior": ("Your posterior", "posterior_form"),
-    "prizes": ("The prize draft", "prize_form"),
-}
-
-
 def fit_warnings(dist) -> list[str]:
     """What a stored distribution's quantile fit says when it is poor: the engine's notes, then each point the fit
     misses, so the person sees how far the saved shape is from what they typed."""
@@ -339,101 +326,157 @@ def _saved(request, done: str, dist) -> None:
         messages.success(request, done)
 
 
+# --- the question page's forms: one small handler per action ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FormAction:
+    """A form on the question page: what its flash names, its context key, how to bind it, and how to save it (one
+    service call and the success flash; the posterior returns the evidence ids its influence rows were read from)."""
+
+    what: str
+    key: str
+    bind: Callable[..., Any]
+    save: Callable[..., list[int] | None]
+
+
+def _bind_distribution(request, question, action):
+    return DistributionForm(request.POST, question=question, tails=tail_labels(question), prefix=action)
+
+
+def _save_prior(request, question, form, _influence_form):
+    _saved(request, "Prior saved.", services.prior_set(question=question, user=request.user, spec=form.spec()))
+
+
+def _save_prediction(request, question, form, _influence_form):
+    prediction = services.prediction_submit(question=question, author=request.user, spec=form.spec())
+    _saved(request, "Your predicted posterior is saved; your newest one is the one scored.", prediction)
+
+
+def _save_evidence(request, question, form, _influence_form):
+    services.evidence_post(question=question, author=request.user, body=form.cleaned_data["body"],
+                           sources=form.cleaned_data["sources"])
+    messages.success(request, "Evidence posted.")
+
+
+def _save_prizes(request, question, form, _influence_form):
+    draft = prizes.prizes_draft(question=question, user=request.user, **form.cleaned_data)
+    messages.success(request, f"Draft allocation #{draft.pk} computed: check it below, then award it.")
+
+
+def _save_posterior(request, question, form, influence_form):
+    influence, influence_ids = influence_form.influence()
+    try:
+        posterior = services.posterior_publish(question=question, user=request.user, spec=form.spec(),
+                                               influence=influence)
+    except ServiceError as exc:
+        exc.influence_ids = influence_ids  # type: ignore[attr-defined]  # for mapping influence[i] to its field
+        raise
+    _saved(request, "Posterior published; scoring has started.", posterior)
+    return influence_ids
+
+
+FORM_ACTIONS = {
+    "prior": FormAction("Your prior", "prior_form", _bind_distribution, _save_prior),
+    "prediction": FormAction("Your prediction", "prediction_form", _bind_distribution, _save_prediction),
+    "evidence": FormAction("Your evidence", "evidence_form",
+                           lambda request, question, action: EvidenceForm(request.POST, prefix="evidence"),
+                           _save_evidence),
+    "posterior": FormAction("Your posterior", "posterior_form", _bind_distribution, _save_posterior),
+    "prizes": FormAction("The prize draft", "prize_form",
+                         lambda request, question, action: PrizeForm(request.POST, prefix="prizes"), _save_prizes),
+}
+
+
+def _step_open(request, question) -> str:
+    services.question_open(question=question, user=request.user)
+    return "The question is open for evidence and predictions."
+
+
+def _step_close(request, question) -> str:
+    services.question_close(question=question, user=request.user)
+    return "The question is closed."
+
+
+def _step_endorse(request, question) -> str:
+    raw = request.POST.get("evidence", "")
+    evidence_id = _parse_id(raw)
+    evidence = Evidence.objects.filter(pk=evidence_id, question=question).first() if evidence_id is not None else None
+    if evidence is None:
+        raise ServiceError({"evidence": [f"no evidence {raw!r} on this question"]})
+    services.evidence_endorse(evidence=evidence, user=request.user)
+    return f"Noted: evidence #{evidence.pk} changed your mind."
+
+
+def _step_outcome(request, question) -> str:
+    services.outcome_record(question=question, user=request.user, value=_outcome_value(request.POST.get("value", "")))
+    return "Outcome recorded; the forecasts are scored against it."
+
+
+def _step_exclude(request, question) -> str:
+    exclusion = prizes.prize_exclude(question=question, user=request.user, username=request.POST.get("user", ""),
+                                     reason=request.POST.get("reason", ""))
+    return (f"{exclusion.user.get_username()} is excluded from this question's prizes; every draft is recomputed "
+            "without them.")
+
+
+def _step_award(request, question) -> str:
+    raw = request.POST.get("allocation", "")
+    allocation_id = _parse_id(raw)
+    if allocation_id is None:
+        raise ServiceError({"allocation": [f"no draft allocation {raw!r} on this question"]})
+    prizes.prizes_award(question=question, user=request.user, allocation_id=allocation_id)
+    return f"Allocation #{allocation_id} awarded; the draw seed is now public."
+
+
+# Buttons without a form of their own: one service call each, then back to the page with its message.
+STEP_ACTIONS: dict[str, Callable[..., str]] = {
+    "open": _step_open, "close": _step_close, "endorse": _step_endorse, "outcome": _step_outcome,
+    "exclude": _step_exclude, "award": _step_award,
+}
+
+
 @login_required
 @require_POST
 def question_act(request, pk: int, action: str):
-    """Handle one form on the question page. Success: back to the page with a message (redirect after post).
-    A form refused: the page again with what was typed and each error next to its field (400; 403/409 when the role
-    or the question's status refused it)."""
+    """Handle one form or button on the question page. Success: back to the page with a message (redirect after
+    post). A form refused: the page again with what was typed and each error next to its field (400; 403/409 when
+    the role or the question's status refused it). A button refused: back to the page with the reason."""
     question = get_object_or_404(selectors.questions_visible(request.user), pk=pk)
-    user = request.user
-    tails = tail_labels(question)
     if action in FORM_ACTIONS:
-        if action == "evidence":
-            form = EvidenceForm(request.POST, prefix="evidence")
-        elif action == "prizes":
-            form = PrizeForm(request.POST, prefix="prizes")
-        else:
-            form = DistributionForm(request.POST, question=question, tails=tails, prefix=action)
-        influence_form = _influence_form(question, user, request.POST) if action == "posterior" else None
-        influence_ids: list[int] = []
-        status = 400
-        valid = form.is_valid()
-        valid = (influence_form.is_valid() if influence_form is not None else True) and valid
-        if valid:
-            try:
-                if action == "prior":
-                    prior = services.prior_set(question=question, user=user, spec=form.spec())
-                    _saved(request, "Prior saved.", prior)
-                elif action == "prediction":
-                    prediction = services.prediction_submit(question=question, author=user, spec=form.spec())
-                    _saved(request, "Your predicted posterior is saved; your newest one is the one scored.",
-                           prediction)
-                elif action == "evidence":
-                    services.evidence_post(question=question, author=user, body=form.cleaned_data["body"],
-                                           sources=form.cleaned_data["sources"])
-                    messages.success(request, "Evidence posted.")
-                elif action == "prizes":
-                    draft = prizes.prizes_draft(question=question, user=user, **form.cleaned_data)
-                    messages.success(request, f"Draft allocation #{draft.pk} computed: check it below, then award it.")
-                else:
-                    influence, influence_ids = influence_form.influence()
-                    posterior = services.posterior_publish(question=question, user=user, spec=form.spec(),
-                                                           influence=influence)
-                    _saved(request, "Posterior published; scoring has started.", posterior)
-            except ServiceError as exc:
-                status = exc.status_code  # 400 for bad input; 403 or 409 when the role or the status refused it
-                _add_service_errors(exc, form, influence_form=influence_form, influence_ids=influence_ids)
-            else:
-                return redirect("forecasts:question-detail", pk=question.pk)
-        what, key = FORM_ACTIONS[action]
-        messages.error(request, f"{what} was not saved: {_error_summary(form, influence_form)}")
-        question = get_object_or_404(selectors.questions_visible(user), pk=pk)  # as it is now, e.g. closed meanwhile
-        bound = {key: form}
-        if influence_form is not None:
-            bound["influence_form"] = influence_form
-        return _render_detail(request, question, bound=bound, status=status)
+        return _act_form(request, question, action, FORM_ACTIONS[action])
+    step = STEP_ACTIONS.get(action)
     try:
-        if action == "open":
-            services.question_open(question=question, user=user)
-            messages.success(request, "The question is open for evidence and predictions.")
-        elif action == "close":
-            services.question_close(question=question, user=user)
-            messages.success(request, "The question is closed.")
-        elif action == "endorse":
-            raw = request.POST.get("evidence", "")
-            evidence_id = _parse_id(raw)
-            evidence = (Evidence.objects.filter(pk=evidence_id, question=question).first()
-                        if evidence_id is not None else None)
-            if evidence is None:
-                raise ServiceError({"evidence": [f"no evidence {raw!r} on this question"]})
-            services.evidence_endorse(evidence=evidence, user=user)
-            messages.success(request, f"Noted: evidence #{evidence.pk} changed your mind.")
-        elif action == "outcome":
-            services.outcome_record(question=question, user=user, value=_outcome_value(request.POST.get("value", "")))
-            messages.success(request, "Outcome recorded; the forecasts are scored against it.")
-        elif action == "exclude":
-            exclusion = prizes.prize_exclude(question=question, user=user, username=request.POST.get("user", ""),
-                                             reason=request.POST.get("reason", ""))
-            messages.success(request, f"{exclusion.user.get_username()} is excluded from this question's prizes; "
-                                      "every draft is recomputed without them.")
-        elif action == "award":
-            raw = request.POST.get("allocation", "")
-            allocation_id = _parse_id(raw)
-            if allocation_id is None:
-                raise ServiceError({"allocation": [f"no draft allocation {raw!r} on this question"]})
-            prizes.prizes_award(question=question, user=user, allocation_id=allocation_id)
-            messages.success(request, f"Allocation #{allocation_id} awarded; the draw seed is now public.")
-        else:
+        if step is None:
             raise ServiceError({"action": [f"unknown action {action!r}"]})
+        messages.success(request, step(request, question))
     except ServiceError as exc:
-        for field, problems in exc.detail.items():
-            for problem in problems if isinstance(problems, list) else [problems]:
-                problem = str(problem)
-                for api, page in _API_WORDS:
-                    problem = problem.replace(api, page)
-                messages.error(request, f"{field}: {problem}" if field != "detail" else problem)
+        for field, problem in _service_problems(exc):
+            messages.error(request, f"{field}: {problem}" if field != "detail" else problem)
     return redirect("forecasts:question-detail", pk=question.pk)
+
+
+def _act_form(request, question, action: str, handler: FormAction):
+    form = handler.bind(request, question, action)
+    influence_form = _influence_form(question, request.user, request.POST) if action == "posterior" else None
+    valid = form.is_valid()
+    valid = (influence_form.is_valid() if influence_form is not None else True) and valid
+    status = 400
+    if valid:
+        try:
+            handler.save(request, question, form, influence_form)
+        except ServiceError as exc:
+            status = exc.status_code  # 400 for bad input; 403 or 409 when the role or the status refused it
+            _add_service_errors(exc, form, influence_form=influence_form,
+                                influence_ids=getattr(exc, "influence_ids", []))
+        else:
+            return redirect("forecasts:question-detail", pk=question.pk)
+    messages.error(request, f"{handler.what} was not saved: {_error_summary(form, influence_form)}")
+    question = get_object_or_404(selectors.questions_visible(request.user), pk=question.pk)  # e.g. closed meanwhile
+    bound = {handler.key: form}
+    if influence_form is not None:
+        bound["influence_form"] = influence_form
+    return _render_detail(request, question, bound=bound, status=status)
 
 
 def _outcome_value(raw: str):
