@@ -10,6 +10,9 @@ What is timed:
   worker loads every current CDF in one query, scores them, writes 100,000 Score rows (COPY + upsert, in chunks of
   FA_SCORE_WRITE_CHUNK) and refreshes the pooled forecast. Scores are deleted before each run (not timed), so every
   run inserts, as the first scoring of a question does.
+- outcome job: the same, for the outcome-scoring job (forecasts.runs.outcome_score): an outcome is recorded on the
+  scored question (not timed), and each run scores the prior, the posterior, the pool and every current prediction
+  against it (log score, baseline, peer, CRPS) and writes one OutcomeScore row per prediction (COPY + upsert).
 - read: the floor for any job that has to look at every prediction: the same CDF bytes read with plain psycopg2
   (SELECT cdf_bytes ... fetchall, then one bytes join), on a fresh connection.
 Seeding (users and predictions by COPY) is not timed and is skipped when the question already exists.
@@ -146,6 +149,22 @@ def seed(n: int):
     return question
 
 
+def reset_for_outcome(question):
+    """An outcome on the question (recorded once, not timed), its scores gone, and a fresh outcome job."""
+    from django.contrib.auth import get_user_model
+
+    from amplification.outcomes import place_outcome
+    from forecasts.models import Job, Outcome, OutcomeScore
+
+    if not Outcome.objects.filter(question=question).exists():
+        value = 3e9  # inside the compute question's range
+        placed = place_outcome(value, question.domain)
+        Outcome.objects.create(question=question, value=value, x=value, bucket=placed.bucket,
+                               recorded_by=get_user_model().objects.order_by("pk").first())
+    OutcomeScore.objects.filter(question=question).delete()
+    return Job.objects.create(question=question, kind=Job.Kind.OUTCOME)
+
+
 def reset_for_scoring(question):
     """Scores gone, question back to `resolved`, a fresh score job: the state right after the posterior publish."""
     from forecasts.models import Job, Question, Score, Status
@@ -166,12 +185,12 @@ def wait_for_worker(timeout: float = 60) -> str:
     sys.exit(f"no Celery worker answered on {BROKER_URL} within {timeout:.0f}s (start one: bench_scoring_pg.sh)")
 
 
-def time_job(question, timeout: float = 600) -> tuple[float, dict]:
+def time_job(question, timeout: float = 600, reset=None) -> tuple[float, dict]:
     from django.db import connection
 
     from forecasts.models import Job
 
-    job = reset_for_scoring(question)
+    job = (reset or reset_for_scoring)(question)
     with connection.cursor() as cur:
         started = time.perf_counter()
         jobs.job_send(job.pk)
@@ -225,12 +244,12 @@ def profile(question, top: int = 30) -> None:
     stats = pstats.Stats(profiler)
     print(f"\nin-process question_score under cProfile: {total:.2f}s (profiling adds overhead)")
     parts = [
-        ("current_cdfs (load CDFs)", "services.py", "current_cdfs"),
+        ("current_cdfs (load CDFs)", "runs.py", "current_cdfs"),
         ("score_predictions (numerics)", "scoring.py", "score_predictions"),
-        ("_rank", "services.py", "_rank"),
-        ("_write_scores_postgres (all chunks)", "services.py", "_write_scores_postgres"),
-        ("aggregate_store", "services.py", "aggregate_store"),
-        ("job_progress", "services.py", "job_progress"),
+        ("_rank", "runs.py", "_rank"),
+        ("_write_scores_postgres (all chunks)", "runs.py", "_write_scores_postgres"),
+        ("aggregate_store", "runs.py", "aggregate_store"),
+        ("job_progress", "jobs.py", "job_progress"),
     ]
     print(f"{'part':40} {'calls':>6} {'cumulative s':>13}")
     for label, file_end, name in parts:
@@ -264,7 +283,7 @@ def main() -> None:
 
     cold, row = time_job(question)
     print(f"n={args.n}: first job on a fresh worker (warm-up, not counted): {cold:.3f}s")
-    jobs = []
+    job_times = []
     for i in range(args.runs):
         # Each job takes FOR KEY SHARE locks on every prediction row (the Score foreign keys), which leaves 100,000
         # tuples for the next reader to re-check and re-hint: one untimed read settles them, so every timed job and
@@ -274,17 +293,29 @@ def main() -> None:
         in_worker = (row["finished_at"] - row["started_at"]).total_seconds()
         print(f"  job run {i + 1}: {elapsed:.3f}s end to end (job_send -> done); in the worker {in_worker:.3f}s; "
               f"result {row['result']}")  # fmt: skip
-        jobs.append(elapsed)
+        job_times.append(elapsed)
+    outcome_jobs = []
+    time_job(question, reset=reset_for_outcome)  # warm-up: the outcome kernel's first call in the worker
+    for i in range(args.runs):
+        time_read(question.pk)
+        elapsed, row = time_job(question, reset=reset_for_outcome)
+        in_worker = (row["finished_at"] - row["started_at"]).total_seconds()
+        print(f"  outcome job run {i + 1}: {elapsed:.3f}s end to end; in the worker {in_worker:.3f}s; "
+              f"result {row['result']}")  # fmt: skip
+        outcome_jobs.append(elapsed)
     reads = []
     time_read(question.pk)
     for i in range(max(5, args.runs)):
         elapsed, size = time_read(question.pk)
         print(f"  read run {i + 1}: {elapsed:.3f}s for {size / 1e6:.0f} MB of CDF bytes")
         reads.append(elapsed)
-    job_s, read_s = statistics.median(jobs), statistics.median(reads)
-    print(f"\nn={args.n}  job median {job_s:.3f}s (best {min(jobs):.3f}s, target <= 5 s)  "
+    job_s, read_s = statistics.median(job_times), statistics.median(reads)
+    print(f"\nn={args.n}  job median {job_s:.3f}s (best {min(job_times):.3f}s, target <= 5 s)  "
           f"read median {read_s:.3f}s (best {min(reads):.3f}s)  ratio job/read {job_s / read_s:.2f}x "
           "(target <= 3x)")  # fmt: skip
+    outcome_s = statistics.median(outcome_jobs)
+    print(f"n={args.n}  outcome job median {outcome_s:.3f}s (best {min(outcome_jobs):.3f}s, target <= 3 s)  "
+          f"ratio outcome job/read {outcome_s / read_s:.2f}x")
     if args.profile:
         profile(question)
 
