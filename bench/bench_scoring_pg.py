@@ -29,8 +29,6 @@ import sys
 import time
 from pathlib import Path
 
-from forecasts import jobs, stored
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -140,6 +138,8 @@ def seed(n: int):
                 f"COPY {predictions_table} (spec, cdf_bytes, mass_below, mass_above, summary, fit, notes,"
                 " question_id, author_id, created_at, is_current) FROM STDIN", buf)  # fmt: skip
     services.question_close(question=question, user=expert)
+    from forecasts import stored
+
     fields = stored.distribution_fields(spec=POSTERIOR_SPEC, domain=question.domain)
     Posterior.objects.create(question=question, **fields)
     Question.objects.filter(pk=question.pk).update(status=Status.RESOLVED, resolved_at=timezone.now())
@@ -188,6 +188,7 @@ def wait_for_worker(timeout: float = 60) -> str:
 def time_job(question, timeout: float = 600, reset=None) -> tuple[float, dict]:
     from django.db import connection
 
+    from forecasts import jobs
     from forecasts.models import Job
 
     job = (reset or reset_for_scoring)(question)
