@@ -13,6 +13,7 @@ Mail goes through Django's email framework (the console backend unless configure
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections import defaultdict
@@ -25,7 +26,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -40,6 +41,7 @@ from .models import (
     NotificationPreference,
     Prediction,
     Question,
+    Score,
     Status,
 )
 from .permissions import ORGANIZERS_GROUP
@@ -74,16 +76,68 @@ def notify(kind: str, recipients: Mapping[int, dict] | Iterable[int], *, questio
     verified = set(EmailAddress.objects.filter(user_id__in=ids, verified_at__isnull=False)
                    .values_list("user_id", flat=True))
     now = timezone.now()
-    rows = [
-        Notification(user_id=user_id, kind=kind, question=question, created_at=now, data=row_data or {},
-                     delivery=modes.get(user_id, Mode.IMMEDIATE) if user_id in verified else Delivery.OFF)
-        for user_id, row_data in data.items()
-    ]
-    # batch_size=None: one INSERT for the whole event on PostgreSQL (SQLite splits it at its variable limit).
-    Notification.objects.bulk_create(rows)
-    if any(row.delivery == Delivery.IMMEDIATE for row in rows):
+    if connection.vendor == "postgresql":
+        _insert_postgres(kind, question, now, "SELECT u, d::jsonb FROM unnest(%s::bigint[], %s::text[]) AS t(u, d)",
+                         [ids, [json.dumps(data[user_id] or {}, separators=(",", ":")) for user_id in ids]])
+        transaction.on_commit(queue_send)  # the send finds nothing to mail when every row is off or a digest
+        return len(ids)
+    modes = dict(NotificationPreference.objects.filter(kind=kind, user_id__in=ids).values_list("user_id", "mode"))
+    verified = set(EmailAddress.objects.filter(user_id__in=ids, verified_at__isnull=False)
+                   .values_list("user_id", flat=True))
+    deliveries = [modes.get(user_id, Mode.IMMEDIATE) if user_id in verified else Delivery.OFF for user_id in ids]
+    Notification.objects.bulk_create([
+        Notification(user_id=user_id, kind=kind, question=question, created_at=now, data=data[user_id] or {},
+                     delivery=delivery)
+        for user_id, delivery in zip(ids, deliveries, strict=True)
+    ])
+    if Delivery.IMMEDIATE in deliveries:
         transaction.on_commit(queue_send)
-    return len(rows)
+    return len(ids)
+
+
+def notify_scores(question: Question, n: int) -> None:
+    """The posterior is published and scored: each predictor hears their score and rank (read from the Score rows
+    where they are, in one INSERT .. SELECT on PostgreSQL); a commenter who did not predict, that the posterior is
+    out."""
+    kind = NotificationKind.POSTERIOR_PUBLISHED
+    scores = Score.objects.filter(question=question)
+    if connection.vendor == "postgresql":
+        _insert_postgres(
+            kind, question, timezone.now(),
+            f"SELECT author_id, jsonb_build_object('rank', rank, 'of', %s, 'kl', kl, 'skill', skill)"
+            f" FROM {Score._meta.db_table} WHERE question_id = %s",
+            [n, question.pk],
+        )
+        transaction.on_commit(queue_send)
+        scored = set(scores.values_list("author_id", flat=True))
+    else:
+        rows = {author: {"rank": rank, "of": n, "kl": kl, "skill": skill}
+                for author, rank, kl, skill in scores.values_list("author_id", "rank", "kl", "skill")}
+        notify(kind, rows, question=question)
+        scored = set(rows)
+    others = participant_ids(question) - scored
+    if others:
+        notify(kind, {key: {} for key in others}, question=question)
+
+
+def _insert_postgres(kind: str, question: Question | None, now: datetime, recipients_sql: str, params: list) -> None:
+    """One INSERT for a whole event. `recipients_sql` selects (user id, data as jsonb); each row's delivery is decided
+    in the same statement from the person's preference for the kind and whether their email is verified.
+
+    A big question's posterior notifies every predictor: building 100,000 model instances (and an INSERT with 900,000
+    placeholders) took the ORM ~40 s of a scoring job that otherwise takes a few seconds (100,000 predictions)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Notification._meta.db_table}"
+            " (user_id, kind, question_id, created_at, read, data, sent_at, claim, delivery)"
+            " SELECT r.u, %s, %s, %s, false, r.d, NULL, '',"
+            "  CASE WHEN e.user_id IS NULL THEN %s ELSE COALESCE(p.mode, %s) END"
+            f" FROM ({recipients_sql}) AS r(u, d)"
+            f" LEFT JOIN {EmailAddress._meta.db_table} e ON e.user_id = r.u AND e.verified_at IS NOT NULL"
+            f" LEFT JOIN {NotificationPreference._meta.db_table} p ON p.user_id = r.u AND p.kind = %s",
+            [kind, question.pk if question is not None else None, now, str(Delivery.OFF), str(Mode.IMMEDIATE),
+             *params, kind],
+        )
 
 
 def queue_send() -> bool:

@@ -26,7 +26,6 @@ from .jobs import job_claim, job_finish, job_progress
 from .models import (
     Aggregate,
     Job,
-    NotificationKind,
     Outcome,
     OutcomeScore,
     Posterior,
@@ -36,7 +35,7 @@ from .models import (
     Score,
     Status,
 )
-from .notifications import notify, participant_ids
+from .notifications import notify_scores
 from .records import skill_records
 from .services import question_locked
 from .stored import distribution_fields, fields_from_cdf
@@ -191,20 +190,9 @@ def question_score(*, job_id: int) -> dict | None:
             audit(action="scores.compute", question=question, job=job_id, predictions=n)
             # In the transaction that marks the question scored, so a re-run or a duplicate delivery (which finds
             # it scored) writes none again.
-            _notify_published(question, n)
+            notify_scores(question, n)
         job_finish(job_id, result={"scored": n})
     return {"scored": n}
-
-
-def _notify_published(question: Question, n: int) -> None:
-    """Each predictor hears their score and rank; a commenter who did not predict, that the posterior is out."""
-    scored = {
-        author: {"rank": rank, "of": n, "kl": kl, "skill": skill}
-        for author, rank, kl, skill in Score.objects.filter(question=question)
-        .values_list("author_id", "rank", "kl", "skill").iterator(chunk_size=10_000)
-    }
-    others = participant_ids(question) - set(scored)
-    notify(NotificationKind.POSTERIOR_PUBLISHED, {**scored, **{key: {} for key in others}}, question=question)
 
 
 def aggregate_store(*, question: Question, ids, authors, cdfs: np.ndarray, posterior=None,
