@@ -21,6 +21,7 @@ from amplification.grid import U_GRID
 
 from . import limits, permissions, prizes, records, selectors, services
 from .addresses import client_address
+from .arrival import arrival_of
 from .errors import NotFound, ServiceError
 from .forms import (
     QUANTILES,
@@ -329,12 +330,13 @@ def question_act(request, pk: int, action: str):
                     prior = services.prior_set(question=question, user=user, spec=form.spec())
                     _saved(request, "Prior saved.", prior)
                 elif action == "prediction":
-                    prediction = services.prediction_submit(question=question, author=user, spec=form.spec())
+                    prediction = services.prediction_submit(question=question, author=user, spec=form.spec(),
+                                                              arrived_at=arrival_of(request))
                     _saved(request, "Your predicted posterior is saved; your newest one is the one scored.",
                            prediction)
                 elif action == "evidence":
                     services.evidence_post(question=question, author=user, body=form.cleaned_data["body"],
-                                           sources=form.cleaned_data["sources"])
+                                           sources=form.cleaned_data["sources"], arrived_at=arrival_of(request))
                     messages.success(request, "Evidence posted.")
                 elif action == "prizes":
                     draft = prizes.prizes_draft(question=question, user=user, **form.cleaned_data)
@@ -370,7 +372,7 @@ def question_act(request, pk: int, action: str):
                         if evidence_id is not None else None)
             if evidence is None:
                 raise ServiceError({"evidence": [f"no evidence {raw!r} on this question"]})
-            services.evidence_endorse(evidence=evidence, user=user)
+            services.evidence_endorse(evidence=evidence, user=user, arrived_at=arrival_of(request))
             messages.success(request, f"Noted: evidence #{evidence.pk} changed your mind.")
         elif action == "outcome":
             services.outcome_record(question=question, user=user, value=_outcome_value(request.POST.get("value", "")))

@@ -12,9 +12,10 @@ import logging
 import math
 import unicodedata
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -109,17 +110,26 @@ def question_create(
     return question
 
 
+def close_grace() -> timedelta:
+    """How long past closes_at a question stays open for what arrived before it (settings.FA_CLOSE_GRACE_SECONDS)."""
+    return timedelta(seconds=settings.FA_CLOSE_GRACE_SECONDS)
+
+
 @transaction.atomic
 def _close_if_due(question: Question, now: datetime) -> bool:
-    """Close one question past its closing time. The conditional update makes it happen exactly once, whichever of
-    beat or a request gets there first; only the one that closed it records the step and refreshes the pool.
+    """Close one question whose closing time, plus the grace, has passed. The conditional update makes it happen
+    exactly once, whichever of beat or a request gets there first; only the one that closed it records the step and
+    refreshes the pool.
 
     It closed at `closes_at`, not when someone first noticed: `closed_at` says so whenever beat or a request runs.
+    The grace (FA_CLOSE_GRACE_SECONDS) is the time in which evidence and predictions that arrived before closes_at,
+    and waited in line, are still stored (_require_accepting); `closed_head` is fixed after them, so the log's closed
+    head covers everything that arrived in time.
     """
     # Take the row lock first: the update's subquery then reads the log after any append still holding the lock has
     # committed (under READ COMMITTED an update that waits for a lock keeps its older snapshot for the subquery).
     question_locked(question)
-    closed = Question.objects.filter(pk=question.pk, status=Status.OPEN, closes_at__lte=now).update(
+    closed = Question.objects.filter(pk=question.pk, status=Status.OPEN, closes_at__lte=now - close_grace()).update(
         status=Status.CLOSED, closed_at=F("closes_at"), closed_head=head_subquery()
     )
     if closed:
@@ -129,18 +139,18 @@ def _close_if_due(question: Question, now: datetime) -> bool:
 
 
 def question_refresh_status(question: Question, now: datetime | None = None) -> Question:
-    """Close an open question whose closing time has passed (the server's clock decides)."""
+    """Close an open question whose closing time and grace have passed (the server's clock decides)."""
     now = now or timezone.now()
-    if question.status == Status.OPEN and question.is_past_close(now):
+    if question.status == Status.OPEN and now >= question.closes_at + close_grace():
         _close_if_due(question, now)
         question.refresh_from_db()
     return question
 
 
 def questions_close_due(now: datetime | None = None) -> int:
-    """Close every open question past its closing time; a second run closes nothing."""
+    """Close every open question past its closing time and grace; a second run closes nothing."""
     now = now or timezone.now()
-    due = Question.objects.filter(status=Status.OPEN, closes_at__lte=now).only("id")
+    due = Question.objects.filter(status=Status.OPEN, closes_at__lte=now - close_grace()).only("id")
     return sum(_close_if_due(question, now) for question in due)
 
 
@@ -196,19 +206,31 @@ def question_close(*, question: Question, user) -> Question:
 # --- evidence and predictions -------------------------------------------------------------------------------------
 
 
-def _require_accepting(question: Question) -> None:
-    question_refresh_status(question)
+def _require_accepting(question: Question, arrived_at: datetime | None = None) -> None:
+    """Evidence and predictions are taken while the question is open and only from requests that arrived before
+    closes_at (close by arrival, docs/design.md). `arrived_at` is the request's arrival stamp (forecasts/arrival.py);
+    without one, the time of processing. The caller holds the question's row lock.
+
+    Exact rule: accepted iff the row, read under the lock, is `open` and the arrival is before closes_at. A question
+    closed by hand refuses everything from its close on; one closed by the clock stays open until closes_at plus the
+    grace, so an on-time request processed within the grace is stored, and one processed later is refused (409).
+    """
+    now = timezone.now()
+    question_refresh_status(question, now)
     require_status(question, ACCEPTING, "post evidence or predictions")
-    if question.is_past_close():
-        raise Conflict("the question closed at " + question.closes_at.isoformat())
+    arrived = now if arrived_at is None else min(arrived_at, now)
+    if arrived >= question.closes_at:
+        raise Conflict(f"the question closed at {question.closes_at.isoformat()}; this request arrived at "
+                       f"{arrived.isoformat()}, after the close")
 
 
 @transaction.atomic
 def evidence_post(
-    *, question: Question, author, body: str, sources: Sequence[str] = (), parent_id: int | None = None
+    *, question: Question, author, body: str, sources: Sequence[str] = (), parent_id: int | None = None,
+    arrived_at: datetime | None = None,
 ) -> Evidence:
     question = question_locked(question)
-    _require_accepting(question)
+    _require_accepting(question, arrived_at)
     if not body.strip():
         raise Invalid.field("body", "must not be blank")
     if len(sources) > limits.MAX_SOURCES:
@@ -231,10 +253,10 @@ def evidence_post(
 
 
 @transaction.atomic
-def evidence_endorse(*, evidence: Evidence, user) -> Endorsement:
+def evidence_endorse(*, evidence: Evidence, user, arrived_at: datetime | None = None) -> Endorsement:
     """"This changed my mind": a commenter's signal to the expert. Once per user; never on one's own comment."""
     question = question_locked(evidence.question)
-    _require_accepting(question)
+    _require_accepting(question, arrived_at)
     if evidence.author_id == user.pk:
         raise Invalid.field("evidence", "you cannot endorse your own evidence")
     endorsement, _ = Endorsement.objects.get_or_create(evidence=evidence, user=user)
@@ -242,10 +264,11 @@ def evidence_endorse(*, evidence: Evidence, user) -> Endorsement:
 
 
 @transaction.atomic
-def prediction_submit(*, question: Question, author, spec: Any, evidence_ids: Sequence[int] = ()) -> Prediction:
+def prediction_submit(*, question: Question, author, spec: Any, evidence_ids: Sequence[int] = (),
+                      arrived_at: datetime | None = None) -> Prediction:
     question = question_locked(question)
     require_not_expert(author, question)
-    _require_accepting(question)
+    _require_accepting(question, arrived_at)
     evidence_ids = list(dict.fromkeys(evidence_ids))
     evidence = list(Evidence.objects.filter(question=question, pk__in=evidence_ids))
     missing = sorted(set(evidence_ids) - {e.pk for e in evidence})

@@ -18,6 +18,7 @@ from amplification.pooling import POOL_METHODS
 
 from .. import jobs, records, selectors, services
 from ..addresses import client_address
+from ..arrival import arrival_of
 from ..errors import Conflict, Invalid, NotFound
 from ..models import Aggregate, Evidence, Job, Posterior, Prior, Question
 from ..permissions import crowd_visible, job_progress_visible, job_result_visible
@@ -154,7 +155,7 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         data = parse_body(s.EvidenceInSerializer, request)
         evidence = services.evidence_post(
             question=question, author=request.user, body=data["body"], sources=data.get("sources", []),
-            parent_id=data.get("parent"),
+            parent_id=data.get("parent"), arrived_at=arrival_of(request),
         )
         return Response(s.EvidenceSerializer(evidence, context=evidence_context(question, request.user)).data,
                         status=status.HTTP_201_CREATED)
@@ -171,7 +172,8 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             return self._page(qs, s.PredictionSerializer)
         data = parse_body(s.PredictionInSerializer, request)
         prediction = services.prediction_submit(
-            question=question, author=request.user, spec=data["spec"], evidence_ids=data.get("evidence", [])
+            question=question, author=request.user, spec=data["spec"], evidence_ids=data.get("evidence", []),
+            arrived_at=arrival_of(request),
         )
         return Response(s.PredictionSerializer(prediction).data, status=status.HTTP_201_CREATED)
 
@@ -257,7 +259,7 @@ class EvidenceEndorseView(viewsets.ViewSet):
         question = evidence.question
         if not selectors.questions_visible(request.user).filter(pk=question.pk).exists():
             raise NotFound("no such evidence")
-        services.evidence_endorse(evidence=evidence, user=request.user)
+        services.evidence_endorse(evidence=evidence, user=request.user, arrived_at=arrival_of(request))
         evidence = selectors.evidence_list(question).get(pk=evidence.pk)
         return Response(s.EvidenceSerializer(evidence, context=evidence_context(question, request.user)).data,
                         status=status.HTTP_201_CREATED)
