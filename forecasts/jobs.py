@@ -34,18 +34,19 @@ TASK_NAMES = {
 }
 
 
-def job_enqueue(*, question: Question, kind: str, params: dict | None = None) -> Job:
-    """Record a job and send it to a worker once the surrounding transaction commits.
+def job_enqueue(*, question: Question, kind: str, params: dict | None = None, countdown: float = 0.0) -> Job:
+    """Record a job and send it to a worker once the surrounding transaction commits, to start `countdown` seconds
+    later (the pooled forecast's debounce; in-process eager mode runs it at once).
 
     If the broker cannot be reached the request still succeeds: the job stays `pending` with no `queued_at`, and
     `jobs_requeue` (beat, or `manage.py jobs_requeue`) sends it again later.
     """
     job = Job.objects.create(question=question, kind=kind, params=params or {})
-    transaction.on_commit(lambda: job_send(job.pk))
+    transaction.on_commit(lambda: job_send(job.pk, countdown=countdown))
     return job
 
 
-def job_send(job_id: int) -> bool:
+def job_send(job_id: int, *, countdown: float = 0.0) -> bool:
     job = Job.objects.get(pk=job_id)
     task = current_app.tasks[TASK_NAMES[job.kind]]
     try:
@@ -57,7 +58,7 @@ def job_send(job_id: int) -> bool:
             if result.failed():
                 log.error("job %s failed: %s", job_id, result.result)
         else:
-            task.apply_async(args=[job_id], retry=False)
+            task.apply_async(args=[job_id], retry=False, countdown=countdown or None)
             Job.objects.filter(pk=job_id).update(queued_at=timezone.now())
     except Exception as exc:
         log.warning("could not queue job %s (%s); it stays pending for jobs_requeue", job_id, exc)

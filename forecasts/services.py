@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from amplification import allocation
@@ -28,7 +28,7 @@ from amplification.outcomes import place_outcome
 
 from . import limits
 from .audit import audit
-from .errors import Conflict, Invalid
+from .errors import Conflict, Invalid, NotFound
 from .forecast_log import head_subquery, log_evidence, log_posterior, log_prediction, log_prior
 from .jobs import job_enqueue
 from .models import (
@@ -48,6 +48,7 @@ from .models import (
 from .permissions import (
     ACCEPTING,
     PRIOR_EDITABLE,
+    question_visible,
     require_expert,
     require_expert_or_organizer,
     require_not_expert,
@@ -60,9 +61,20 @@ from .stored import distribution_fields
 log = logging.getLogger(__name__)
 User = get_user_model()
 
-def question_locked(question: Question) -> Question:
-    """Re-read the question under a row lock so two writers cannot both pass the same status check."""
-    return Question.objects.select_for_update().get(pk=question.pk)
+def question_locked(question: Question | int) -> Question:
+    """Re-read the question (or read it, given its id) under a row lock so two writers cannot both pass the same
+    status check."""
+    return Question.objects.select_for_update().get(pk=question if isinstance(question, int) else question.pk)
+
+
+def _question_for_writing(question: Question | int, user) -> Question:
+    """The question read once, under its row lock, for a write that arrives with only its id (the API's submission
+    path): 404 when there is none or the user may not see it, as the visibility-filtered read would say."""
+    locked = Question.objects.select_for_update().filter(pk=question if isinstance(question, int) else question.pk)
+    found = locked.first()
+    if found is None or not question_visible(user, found):
+        raise NotFound("no such question")
+    return found
 
 
 # --- questions ------------------------------------------------------------------------------------------------------
@@ -264,39 +276,62 @@ def evidence_endorse(*, evidence: Evidence, user, arrived_at: datetime | None = 
 
 
 @transaction.atomic
-def prediction_submit(*, question: Question, author, spec: Any, evidence_ids: Sequence[int] = (),
+def prediction_submit(*, question: Question | int, author, spec: Any, evidence_ids: Sequence[int] = (),
                       arrived_at: datetime | None = None) -> Prediction:
-    question = question_locked(question)
+    """Store a commenter's predicted posterior; their earlier ones stay in the history, no longer current.
+
+    `question` may be the question's id: the row is then read once, under its lock (the API's path; a rush of
+    submissions on one question queues on that lock, so everything that does not need it is kept out or cheap).
+    The returned prediction carries its evidence, so the response needs no further query.
+    """
+    question = _question_for_writing(question, author)
     require_not_expert(author, question)
     _require_accepting(question, arrived_at)
     evidence_ids = list(dict.fromkeys(evidence_ids))
-    evidence = list(Evidence.objects.filter(question=question, pk__in=evidence_ids))
+    evidence = list(Evidence.objects.filter(question=question, pk__in=evidence_ids)) if evidence_ids else []
     missing = sorted(set(evidence_ids) - {e.pk for e in evidence})
     if missing:
         raise Invalid.field("evidence", f"no evidence {missing} on this question")
-    if Prediction.objects.filter(question=question, author=author).count() >= limits.max_predictions_per_user():
+    # One statement for the cap and for whether there is a current prediction to retire.
+    made = Prediction.objects.filter(question=question, author=author).aggregate(
+        total=Count("id"), current=Count("id", filter=Q(is_current=True))
+    )
+    if made["total"] >= limits.max_predictions_per_user():
         raise Invalid.field("spec", f"you have made the most predictions allowed on one question "
                                     f"({limits.max_predictions_per_user()}, FA_MAX_PREDICTIONS_PER_USER)")
     fields = distribution_fields(spec=spec, domain=question.domain)
     # Keep the history; only the newest prediction per author is scored.
-    Prediction.objects.filter(question=question, author=author, is_current=True).update(is_current=False)
+    if made["current"]:
+        Prediction.objects.filter(question=question, author=author, is_current=True).update(is_current=False)
     prediction = Prediction.objects.create(question=question, author=author, is_current=True, **fields)
     if evidence:
         prediction.evidence.set(evidence)
+    _prefetched(prediction, "evidence", evidence)
     log_prediction(question, prediction)
     audit(action="prediction.submit", actor=author, question=question, prediction=prediction.pk)
     _aggregate_refresh_soon(question)
     return prediction
 
 
+def _prefetched(instance, relation: str, rows: list) -> None:
+    """Fill `instance.<relation>.all()` with rows already in hand, as prefetch_related would, without a query."""
+    queryset = getattr(instance, relation).all()
+    queryset._result_cache = list(rows)
+    queryset._prefetch_done = True
+    instance._prefetched_objects_cache = {**getattr(instance, "_prefetched_objects_cache", {}), relation: queryset}
+
+
 def _aggregate_refresh_soon(question: Question) -> None:
-    """Queue a refresh of the pooled forecast unless one is already waiting (it will read the newest rows).
+    """Queue a refresh of the pooled forecast, to run FA_POOL_DEBOUNCE_SECONDS from now, unless one is already
+    waiting: it has not started, so it will read the newest rows (the job's run takes the question's lock once
+    before reading, so a submission that saw it waiting has committed by then). A rush then costs one recompute per
+    question per window.
 
     The caller holds the question's row lock, so two submissions cannot both see "none waiting"; closing the
-    question always queues a final refresh, so a refresh that started just before a late prediction is caught up.
+    question always queues a final refresh at once, so the pool is fresh when the question closes.
     """
     if not Job.objects.filter(question=question, kind=Job.Kind.AGGREGATE, state=Job.State.PENDING).exists():
-        job_enqueue(question=question, kind=Job.Kind.AGGREGATE)
+        job_enqueue(question=question, kind=Job.Kind.AGGREGATE, countdown=settings.FA_POOL_DEBOUNCE_SECONDS)
 
 
 # --- posterior and scoring ------------------------------------------------------------------------------------------

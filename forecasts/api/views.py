@@ -165,14 +165,15 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                    responses={201: s.PredictionSerializer, **ERRORS})
     @action(detail=True, methods=["get", "post"], pagination_class=BoundedListPagination)
     def predictions(self, request, pk=None):
-        question = self.get_object()
         if request.method == "GET":
+            question = self.get_object()
             current_only = request.query_params.get("current") in ("1", "true")
             qs = selectors.predictions_visible(question, request.user, current_only=current_only)
             return self._page(qs, s.PredictionSerializer)
         data = parse_body(s.PredictionInSerializer, request)
+        # The service reads the question once, under its lock, and answers 404 as get_object would.
         prediction = services.prediction_submit(
-            question=question, author=request.user, spec=data["spec"], evidence_ids=data.get("evidence", []),
+            question=int(pk), author=request.user, spec=data["spec"], evidence_ids=data.get("evidence", []),
             arrived_at=arrival_of(request),
         )
         return Response(s.PredictionSerializer(prediction).data, status=status.HTTP_201_CREATED)

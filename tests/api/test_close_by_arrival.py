@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from forecasts import services
 from forecasts.models import Evidence, LogEntry, Prediction, Question
@@ -20,15 +21,16 @@ def _post_prediction(client, question):
 
 @pytest.fixture
 def lock_waits_until(monkeypatch):
-    """Make the service's row lock return only at `when`: the request arrived, then waited in line past the close."""
+    """Make the services' row lock return only at `when`: the request arrived, then waited in line past the close."""
     def make(traveller, when):
-        original = services.question_locked
+        for name in ("question_locked", "_question_for_writing"):
+            original = getattr(services, name)
 
-        def slow_lock(question):
-            traveller.move_to(when)
-            return original(question)
+            def slow_lock(*args, _original=original, **kwargs):
+                traveller.move_to(when)
+                return _original(*args, **kwargs)
 
-        monkeypatch.setattr(services, "question_locked", slow_lock)
+            monkeypatch.setattr(services, name, slow_lock)
 
     return make
 
@@ -39,6 +41,7 @@ def test_it_stores_a_prediction_that_arrived_before_the_close_and_was_processed_
     with time_machine.travel(open_question.closes_at - timedelta(milliseconds=300), tick=False) as traveller:
         lock_waits_until(traveller, open_question.closes_at + timedelta(seconds=2))
         response = _post_prediction(client_for(bob), open_question)
+        assert timezone.now() > open_question.closes_at  # processed after the close
     assert response.status_code == 201, response.json()
     assert Prediction.objects.filter(author=bob, is_current=True).count() == 1
 
