@@ -292,6 +292,9 @@ if not 0 <= FA_CLOSE_GRACE_SECONDS <= 300:
 FA_POOL_DEBOUNCE_SECONDS = env_float("FA_POOL_DEBOUNCE_SECONDS", 2.0)
 if not 0 <= FA_POOL_DEBOUNCE_SECONDS <= 600:
     raise ImproperlyConfigured(f"FA_POOL_DEBOUNCE_SECONDS={FA_POOL_DEBOUNCE_SECONDS}: must lie in [0, 600]")
+# Cached reads of a question (its JSON, the anonymous page) are replaced on every write through the services; this
+# bounds how long a change made outside them (the admin) can take to show.
+FA_QUESTION_CACHE_SECONDS = env_int("FA_QUESTION_CACHE_SECONDS", 60)
 FA_CURRENCY = (env_str("FA_CURRENCY", "USD") or "").strip().upper()
 if FA_CURRENCY not in ISO_4217:
     raise ImproperlyConfigured(f"FA_CURRENCY={FA_CURRENCY!r} is not an ISO 4217 currency code (such as USD or EUR)")

@@ -21,6 +21,7 @@ from .audit import audit
 from .errors import Conflict
 from .models import Job, Question
 from .permissions import require_organizer
+from .question_cache import question_changed
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,10 @@ def job_finish(job_id: int, *, result: dict | None = None) -> None:
     Job.objects.filter(pk=job_id).exclude(state=Job.State.DONE).update(
         state=Job.State.DONE, result=result, finished_at=timezone.now(), heartbeat_at=timezone.now()
     )
+    # What the job computed (scores, pools, a status) shows in the question's cached views.
+    question_id = Job.objects.filter(pk=job_id).values_list("question_id", flat=True).first()
+    if question_id is not None:
+        question_changed(question_id)
 
 
 def job_fail(job_id: int, *, error: str) -> None:

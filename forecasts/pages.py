@@ -6,11 +6,12 @@ import re
 from datetime import UTC
 
 import numpy as np
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -32,7 +33,8 @@ from .forms import (
     QuestionForm,
     SignupForm,
 )
-from .models import Endorsement, Evidence, PrizeAllocation
+from .models import Endorsement, Evidence, PrizeAllocation, Status
+from .question_cache import cached_view, store_view
 from .throttles import signup_throttled
 
 PLOT_W, PLOT_H, PAD = 640, 220, 40
@@ -407,8 +409,22 @@ def _outcome_value(raw: str):
 
 
 def question_detail(request, pk: int):
+    # An anonymous reader with no session and no pending messages sees what every such reader sees: that page is
+    # cached (forecasts/question_cache.py), replaced on every write to the question. Signed-in users' pages are not.
+    shared = (not request.user.is_authenticated and not request.GET
+              and settings.SESSION_COOKIE_NAME not in request.COOKIES and "messages" not in request.COOKIES)
+    if shared:
+        key, hit = cached_view(pk, "page")
+        if hit is not None and not services.question_due_to_close(hit["status"], hit["closes_at"]):
+            return HttpResponse(hit["html"])
     question = get_object_or_404(selectors.questions_visible(request.user), pk=pk)
-    return _render_detail(request, question)
+    response = _render_detail(request, question)
+    # A page carrying a CSRF token or a cookie is this reader's own; never share it.
+    if (shared and response.status_code == 200 and question.status != Status.DRAFT and not response.cookies
+            and b"csrfmiddlewaretoken" not in response.content):
+        store_view(key, {"html": response.content.decode(), "status": question.status,
+                         "closes_at": question.closes_at})
+    return response
 
 
 def _render_detail(request, question, *, bound: dict | None = None, status: int = 200):

@@ -56,6 +56,7 @@ from .permissions import (
     require_outcome_allowed,
     require_status,
 )
+from .question_cache import question_changed
 from .stored import distribution_fields
 
 log = logging.getLogger(__name__)
@@ -63,15 +64,19 @@ User = get_user_model()
 
 def question_locked(question: Question | int) -> Question:
     """Re-read the question (or read it, given its id) under a row lock so two writers cannot both pass the same
-    status check."""
-    return Question.objects.select_for_update().get(pk=question if isinstance(question, int) else question.pk)
+    status check. Whoever takes the lock may change what the question's cached views show: they are replaced once
+    the transaction commits (forecasts/question_cache.py)."""
+    pk = question if isinstance(question, int) else question.pk
+    question_changed(pk)
+    return Question.objects.select_for_update().get(pk=pk)
 
 
 def _question_for_writing(question: Question | int, user) -> Question:
     """The question read once, under its row lock, for a write that arrives with only its id (the API's submission
     path): 404 when there is none or the user may not see it, as the visibility-filtered read would say."""
-    locked = Question.objects.select_for_update().filter(pk=question if isinstance(question, int) else question.pk)
-    found = locked.first()
+    pk = question if isinstance(question, int) else question.pk
+    question_changed(pk)
+    found = Question.objects.select_for_update().filter(pk=pk).first()
     if found is None or not question_visible(user, found):
         raise NotFound("no such question")
     return found
@@ -150,10 +155,15 @@ def _close_if_due(question: Question, now: datetime) -> bool:
     return bool(closed)
 
 
+def question_due_to_close(status: str, closes_at: datetime, now: datetime | None = None) -> bool:
+    """Is an open question past its closing time and grace (so a read must close it, not show it open)?"""
+    return status == Status.OPEN and (now or timezone.now()) >= closes_at + close_grace()
+
+
 def question_refresh_status(question: Question, now: datetime | None = None) -> Question:
     """Close an open question whose closing time and grace have passed (the server's clock decides)."""
     now = now or timezone.now()
-    if question.status == Status.OPEN and now >= question.closes_at + close_grace():
+    if question_due_to_close(question.status, question.closes_at, now):
         _close_if_due(question, now)
         question.refresh_from_db()
     return question

@@ -20,8 +20,9 @@ from .. import jobs, records, selectors, services
 from ..addresses import client_address
 from ..arrival import arrival_of
 from ..errors import Conflict, Invalid, NotFound
-from ..models import Aggregate, Evidence, Job, Posterior, Prior, Question
+from ..models import Aggregate, Evidence, Job, Posterior, Prior, Question, Status
 from ..permissions import crowd_visible, job_progress_visible, job_result_visible
+from ..question_cache import cached_view, store_view
 from ..throttles import LOGIN_THROTTLES, RegisterThrottle
 from . import serializers as s
 from .authentication import token_expired
@@ -106,6 +107,18 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_object(self):
         question = super().get_object()
         return services.question_refresh_status(question)
+
+    @extend_schema(description="The question. Served from a cache shared by every viewer once the question is out of "
+                               "draft (the same for all who may see it), replaced on every write.")
+    def retrieve(self, request, *args, **kwargs):
+        key, hit = cached_view(int(kwargs["pk"]), "api")
+        if hit is not None and not services.question_due_to_close(hit["status"], hit["closes_at"]):
+            return Response(hit["data"])
+        question = self.get_object()
+        data = self.get_serializer(question).data
+        if question.status != Status.DRAFT:
+            store_view(key, {"data": data, "status": question.status, "closes_at": question.closes_at})
+        return Response(data)
 
     @extend_schema(request=s.QuestionInSerializer, responses={201: s.QuestionSerializer, **ERRORS})
     def create(self, request):
