@@ -326,7 +326,7 @@ async def rush(args, session, auth, seeded) -> Phase:
     from django.utils import timezone
 
     from forecasts import demo, services
-    from forecasts.models import Prediction
+    from forecasts.models import LogEntry, Prediction
 
     expert = seeded["expert"]
     closes_at = timezone.now() + timedelta(seconds=8)
@@ -355,8 +355,13 @@ async def rush(args, session, auth, seeded) -> Phase:
     stored_ids = {r[2] for r in results if r[1] == 201}
     db_ids = set(Prediction.objects.filter(question=question).values_list("id", flat=True))
     last_on_time_refused = [close - r[0] for r in before if r[1] != 201]
-    late = [r for r in Prediction.objects.filter(question=question, created_at__gt=closes_at + timedelta(
-        seconds=args.grace))]
+    # Close it as beat would once the grace is over; the closed head must cover every stored prediction.
+    services.questions_close_due(now=closes_at + timedelta(seconds=args.grace))
+    question.refresh_from_db()
+    closed_seq = LogEntry.objects.filter(question=question, chain=question.closed_head).values_list(
+        "seq", flat=True).first()
+    logged = LogEntry.objects.filter(question=question, kind="prediction")
+    outside = logged.filter(seq__gt=closed_seq if closed_seq is not None else -1).count()
     phase.check = (
         f"sent before the close: {len(before)}, stored {sum(r[1] == 201 for r in before)}, refused "
         f"{sum(r[1] == 409 for r in before)} (the nearest {min(last_on_time_refused, default=0) * 1000:.0f} ms "
@@ -365,7 +370,7 @@ async def rush(args, session, auth, seeded) -> Phase:
         f"{sum(r[1] == 409 for r in after)}, stored {sum(r[1] == 201 for r in after)}; "
         f"rows {len(db_ids)} for {len(stored_ids)} answers 201 "
         + ("(the same ids)" if db_ids == stored_ids else "(MISMATCH)")
-        + f"; rows written after the grace: {len(late)}"
+        + f"; log entries {logged.count()}, after the closed head {outside}"
     )
     return phase
 

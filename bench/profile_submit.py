@@ -46,6 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--sql", action="store_true", help="print the statements of one submission")
+    parser.add_argument("--profile", action="store_true", help="cProfile the submissions (top 30 by own time)")
     args = parser.parse_args()
     subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB], check=True)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)
@@ -95,7 +96,13 @@ def run(args) -> None:
 
     counts: list[int] = []
     kinds: collections.Counter[str] = collections.Counter()
+    seconds: collections.Counter[str] = collections.Counter()
     sample: list[str] = []
+    import cProfile
+
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler:
+        profiler.enable()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for i, token in enumerate(tokens):
         with CaptureQueriesContext(connection) as ctx:
@@ -105,9 +112,15 @@ def run(args) -> None:
         counts.append(len(ctx.captured_queries))
         for q in ctx.captured_queries:
             kinds[q["sql"].split()[0]] += 1
+            seconds[q["sql"][:60]] += float(q["time"])
         if i == len(tokens) // 2:
             sample = [q["sql"] for q in ctx.captured_queries]
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    if profiler:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
     n = len(tokens)
     jobs = Job.objects.filter(question=question, kind=Job.Kind.AGGREGATE).count()
 
@@ -128,6 +141,8 @@ def run(args) -> None:
     print(f"pooled-forecast jobs queued: {jobs} for {n} submissions")
     print(f"GET question: CPU {10 * cpu_get:.1f} ms each, SQL statements mean {statistics.mean(get_counts):.2f}, "
           f"max {max(get_counts)}")
+    print("database time per submission by statement (ms): " + "; ".join(
+        f"{sql.split(' FROM ')[0][:40]}.. {1000 * t / n:.1f}" for sql, t in seconds.most_common()))
     if args.sql:
         print("\n".join(f"  {sql[:160]}" for sql in sample))
 

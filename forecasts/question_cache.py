@@ -1,10 +1,11 @@
 """The cached reads of one question (its API JSON, its page for anonymous readers), and their invalidation.
 
 Each question has a version token in the cache; every cached view of it is stored under a key carrying that token.
-A write that changes anything a cached view shows calls `question_changed` inside its transaction (the services do
-it where they take the question's row lock, services.question_locked; jobs.job_finish does it for the jobs' results),
-and the token is replaced then and once more when the transaction commits. A reader takes the token before it reads the database, so a
-view read just before a write is stored under the old token and never served after the write's commit.
+A write that changes anything a cached view shows calls `question_changed` inside its transaction (the services
+do it where they take the question's row lock, services.question_locked; jobs.job_finish does it for the jobs'
+results), and the token is replaced then and once more when the transaction commits. A reader takes the token
+before it reads the database, so a view read just before a write is stored under the old token and never served
+after the write's commit.
 
 Only views that are the same for every viewer who may see them are cached: the question's JSON (the same for
 everyone once it is out of draft; drafts are never cached) and the page as an anonymous reader without a session

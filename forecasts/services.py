@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -71,15 +71,11 @@ def question_locked(question: Question | int) -> Question:
     return Question.objects.select_for_update().get(pk=pk)
 
 
-def _question_for_writing(question: Question | int, user) -> Question:
-    """The question read once, under its row lock, for a write that arrives with only its id (the API's submission
-    path): 404 when there is none or the user may not see it, as the visibility-filtered read would say."""
-    pk = question if isinstance(question, int) else question.pk
-    question_changed(pk)
-    found = Question.objects.select_for_update().filter(pk=pk).first()
-    if found is None or not question_visible(user, found):
-        raise NotFound("no such question")
-    return found
+def question_lock_status(question_id: int) -> str:
+    """Take the question's row lock and read only its status (the submission path has read the rest already).
+    Like question_locked, it marks the question's cached views stale."""
+    question_changed(question_id)
+    return Question.objects.select_for_update().filter(pk=question_id).values_list("status", flat=True).get()
 
 
 # --- questions ------------------------------------------------------------------------------------------------------
@@ -290,18 +286,24 @@ def prediction_submit(*, question: Question | int, author, spec: Any, evidence_i
                       arrived_at: datetime | None = None) -> Prediction:
     """Store a commenter's predicted posterior; their earlier ones stay in the history, no longer current.
 
-    `question` may be the question's id: the row is then read once, under its lock (the API's path; a rush of
-    submissions on one question queues on that lock, so everything that does not need it is kept out or cheap).
+    A rush of submissions on one question queues on its row lock, so the lock is taken last and held only for what
+    needs it: the status and close check, the log append (seq without gaps or forks) and the pooled-forecast job
+    check. Before it, the question is read once (`question` may be its id: the API's path; 404 as the
+    visibility-filtered read would say), the spec parsed, and the author's own rows written under a lock on
+    (question, author) alone, which keeps exactly one current prediction per author when one author submits twice
+    at once. A refusal under the question's lock rolls all of it back: nothing half-written.
     The returned prediction carries its evidence, so the response needs no further query.
     """
-    question = _question_for_writing(question, author)
+    question = _question_read(question, author)
     require_not_expert(author, question)
-    _require_accepting(question, arrived_at)
+    _require_accepting(question, arrived_at)  # a cheap refusal before any lock; checked again under it below
+    fields = distribution_fields(spec=spec, domain=question.domain)
     evidence_ids = list(dict.fromkeys(evidence_ids))
     evidence = list(Evidence.objects.filter(question=question, pk__in=evidence_ids)) if evidence_ids else []
     missing = sorted(set(evidence_ids) - {e.pk for e in evidence})
     if missing:
         raise Invalid.field("evidence", f"no evidence {missing} on this question")
+    _author_lock(question.pk, author.pk)
     # One statement for the cap and for whether there is a current prediction to retire.
     made = Prediction.objects.filter(question=question, author=author).aggregate(
         total=Count("id"), current=Count("id", filter=Q(is_current=True))
@@ -309,7 +311,6 @@ def prediction_submit(*, question: Question | int, author, spec: Any, evidence_i
     if made["total"] >= limits.max_predictions_per_user():
         raise Invalid.field("spec", f"you have made the most predictions allowed on one question "
                                     f"({limits.max_predictions_per_user()}, FA_MAX_PREDICTIONS_PER_USER)")
-    fields = distribution_fields(spec=spec, domain=question.domain)
     # Keep the history; only the newest prediction per author is scored.
     if made["current"]:
         Prediction.objects.filter(question=question, author=author, is_current=True).update(is_current=False)
@@ -317,10 +318,32 @@ def prediction_submit(*, question: Question | int, author, spec: Any, evidence_i
     if evidence:
         prediction.evidence.set(evidence)
     _prefetched(prediction, "evidence", evidence)
-    log_prediction(question, prediction)
     audit(action="prediction.submit", actor=author, question=question, prediction=prediction.pk)
+    # From here to the commit, under the question's row lock: the status as it is now, the close, the log.
+    question.status = question_lock_status(question.pk)
+    _require_accepting(question, arrived_at)
+    log_prediction(question, prediction)
     _aggregate_refresh_soon(question)
     return prediction
+
+
+def _question_read(question: Question | int, user) -> Question:
+    """The question read once, without a lock: 404 when there is none or the user may not see it, as the
+    visibility-filtered read of the other entry points would say."""
+    found = Question.objects.filter(pk=question if isinstance(question, int) else question.pk).first()
+    if found is None or not question_visible(user, found):
+        raise NotFound("no such question")
+    return found
+
+
+def _author_lock(question_id: int, author_id: int) -> None:
+    """Serialise one author's submissions to one question until the transaction ends (PostgreSQL's advisory lock on
+    the pair; SQLite lets one writer at a time anyway). Other authors are not held up."""
+    if connection.vendor != "postgresql":
+        return
+    key = ((question_id & 0xFFFFFFFF) << 32) | (author_id & 0xFFFFFFFF)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key - (1 << 64) if key >= 1 << 63 else key])
 
 
 def _prefetched(instance, relation: str, rows: list) -> None:

@@ -43,6 +43,15 @@ def parse_body(serializer_class, request):
     return serializer.validated_data
 
 
+# The close rule as the schema states it on every write that the close refuses (docs/design.md, Close by arrival).
+CLOSE_BY_ARRIVAL = (
+    "Close by arrival: a request counts when it reached the platform (stamped by the first middleware, or by the "
+    "trusted proxy's request-start header when FA_REQUEST_START_HEADER is set; a client's own header is ignored). "
+    "One that arrived before closes_at is stored even if processed after it, within FA_CLOSE_GRACE_SECONDS (default "
+    "5 s) past closes_at, while the question is still open; one that arrived at or after closes_at, or is processed "
+    "after the grace, or reaches a question closed by hand, is a 409."
+)
+
 THROTTLED = {429: OpenApiResponse(description="Too many requests: wait the seconds in Retry-After")}
 
 
@@ -158,7 +167,8 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return self.get_paginated_response(serializer_class(page, many=True, context=context).data)
 
     @extend_schema(methods=["GET"], request=None, responses={200: s.EvidenceSerializer(many=True)})
-    @extend_schema(methods=["POST"], request=s.EvidenceInSerializer, responses={201: s.EvidenceSerializer, **ERRORS})
+    @extend_schema(methods=["POST"], request=s.EvidenceInSerializer, responses={201: s.EvidenceSerializer, **ERRORS},
+                   description=CLOSE_BY_ARRIVAL)
     @action(detail=True, methods=["get", "post"], pagination_class=BoundedListPagination)
     def evidence(self, request, pk=None):
         question = self.get_object()
@@ -175,7 +185,7 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(methods=["GET"], request=None, responses={200: s.PredictionSerializer(many=True)})
     @extend_schema(methods=["POST"], request=s.PredictionInSerializer,
-                   responses={201: s.PredictionSerializer, **ERRORS})
+                   responses={201: s.PredictionSerializer, **ERRORS}, description=CLOSE_BY_ARRIVAL)
     @action(detail=True, methods=["get", "post"], pagination_class=BoundedListPagination)
     def predictions(self, request, pk=None):
         if request.method == "GET":
@@ -266,7 +276,7 @@ class EvidenceEndorseView(viewsets.ViewSet):
     lookup_value_regex = ID_IN_PATH
 
     @extend_schema(request=None, responses={201: s.EvidenceSerializer, **ERRORS},
-                   parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)])
+                   parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)], description=CLOSE_BY_ARRIVAL)
     @action(detail=True, methods=["post"])
     def endorse(self, request, pk=None):
         evidence = get_object_or_404(Evidence.objects.select_related("question"), pk=pk)

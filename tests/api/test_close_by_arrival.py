@@ -23,7 +23,7 @@ def _post_prediction(client, question):
 def lock_waits_until(monkeypatch):
     """Make the services' row lock return only at `when`: the request arrived, then waited in line past the close."""
     def make(traveller, when):
-        for name in ("question_locked", "_question_for_writing"):
+        for name in ("question_locked", "question_lock_status"):
             original = getattr(services, name)
 
             def slow_lock(*args, _original=original, **kwargs):

@@ -79,9 +79,9 @@ def test_a_submission_takes_at_most_ten_statements(open_question, alice, django_
     url = f"/api/questions/{open_question.pk}/predictions/"
     assert client.post(url, {"spec": SPECS[0]}, format="json").status_code == 201
     # A second submission retires the first (one UPDATE more); the pooled-forecast job is already waiting. The
-    # token, the locked question, the cap, the UPDATE, the INSERT, the log's head and entry, the audit row, the job
-    # check, and the transaction's begin and commit.
-    with django_assert_max_num_queries(11):
+    # token, the question, the author's lock (PostgreSQL only), the cap, the UPDATE, the INSERT, the audit row, the
+    # question's row lock, the log's head and entry, the job check, and the transaction's begin and commit.
+    with django_assert_max_num_queries(13):
         response = client.post(url, {"spec": SPECS[1]}, format="json")
     assert response.status_code == 201
     assert response.json()["evidence"] == []
