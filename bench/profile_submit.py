@@ -46,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--sql", action="store_true", help="print the statements of one submission")
-    parser.add_argument("--profile", action="store_true", help="cProfile the submissions (top 30 by own time)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the submissions (top 25 by own time)")
     args = parser.parse_args()
     subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB], check=True)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB], check=True)
@@ -120,7 +120,7 @@ def run(args) -> None:
         import pstats
 
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     n = len(tokens)
     jobs = Job.objects.filter(question=question, kind=Job.Kind.AGGREGATE).count()
 
