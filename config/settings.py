@@ -64,6 +64,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the arrival stamp the close is judged by (forecasts/arrival.py), taken before any other work.
+    "forecasts.arrival.ArrivalMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves collected static files (admin, Swagger UI from the sidecar) under gunicorn, with no CDN or web server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -285,6 +287,22 @@ if FA_POOL_DEFAULT_METHOD not in POOL_METHODS:
 FA_POOL_SKILL_MIN_COUNT = env_int("FA_POOL_SKILL_MIN_COUNT", 3)
 if FA_POOL_SKILL_MIN_COUNT < 1:
     raise ImproperlyConfigured("FA_POOL_SKILL_MIN_COUNT must be at least 1")
+# Close by arrival (docs/design.md): a trusted proxy's request-start header (nginx: X-Request-Start, "t=<seconds>")
+# stamps arrivals instead of the server's clock; unset, the header is ignored so a client cannot set its own stamp.
+FA_REQUEST_START_HEADER = (env_str("FA_REQUEST_START_HEADER", "") or "").strip()
+# A question due to close stays open this many seconds past closes_at, so that evidence and predictions which
+# arrived before closes_at but waited in line are stored; then it closes (closed_at = closes_at) and its log head is
+# fixed. Arrivals after closes_at are refused throughout.
+FA_CLOSE_GRACE_SECONDS = env_float("FA_CLOSE_GRACE_SECONDS", 5.0)
+if not 0 <= FA_CLOSE_GRACE_SECONDS <= 300:
+    raise ImproperlyConfigured(f"FA_CLOSE_GRACE_SECONDS={FA_CLOSE_GRACE_SECONDS}: must lie in [0, 300]")
+# The pooled forecast is recomputed at most once per question per this many seconds while predictions arrive.
+FA_POOL_DEBOUNCE_SECONDS = env_float("FA_POOL_DEBOUNCE_SECONDS", 2.0)
+if not 0 <= FA_POOL_DEBOUNCE_SECONDS <= 600:
+    raise ImproperlyConfigured(f"FA_POOL_DEBOUNCE_SECONDS={FA_POOL_DEBOUNCE_SECONDS}: must lie in [0, 600]")
+# Cached reads of a question (its JSON, the anonymous page) are replaced on every write through the services; this
+# bounds how long a change made outside them (the admin) can take to show.
+FA_QUESTION_CACHE_SECONDS = env_int("FA_QUESTION_CACHE_SECONDS", 60)
 FA_CURRENCY = (env_str("FA_CURRENCY", "USD") or "").strip().upper()
 if FA_CURRENCY not in ISO_4217:
     raise ImproperlyConfigured(f"FA_CURRENCY={FA_CURRENCY!r} is not an ISO 4217 currency code (such as USD or EUR)")

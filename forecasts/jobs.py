@@ -22,6 +22,7 @@ from .errors import Conflict
 from .models import Job, NotificationKind, Question
 from .notifications import notify_organizers
 from .permissions import require_organizer
+from .question_cache import question_changed
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +36,19 @@ TASK_NAMES = {
 }
 
 
-def job_enqueue(*, question: Question, kind: str, params: dict | None = None) -> Job:
-    """Record a job and send it to a worker once the surrounding transaction commits.
+def job_enqueue(*, question: Question, kind: str, params: dict | None = None, countdown: float = 0.0) -> Job:
+    """Record a job and send it to a worker once the surrounding transaction commits, to start `countdown` seconds
+    later (the pooled forecast's debounce; in-process eager mode runs it at once).
 
     If the broker cannot be reached the request still succeeds: the job stays `pending` with no `queued_at`, and
     `jobs_requeue` (beat, or `manage.py jobs_requeue`) sends it again later.
     """
     job = Job.objects.create(question=question, kind=kind, params=params or {})
-    transaction.on_commit(lambda: job_send(job.pk))
+    transaction.on_commit(lambda: job_send(job.pk, countdown=countdown))
     return job
 
 
-def job_send(job_id: int) -> bool:
+def job_send(job_id: int, *, countdown: float = 0.0) -> bool:
     job = Job.objects.get(pk=job_id)
     task = current_app.tasks[TASK_NAMES[job.kind]]
     try:
@@ -58,7 +60,7 @@ def job_send(job_id: int) -> bool:
             if result.failed():
                 log.error("job %s failed: %s", job_id, result.result)
         else:
-            task.apply_async(args=[job_id], retry=False)
+            task.apply_async(args=[job_id], retry=False, countdown=countdown or None)
             Job.objects.filter(pk=job_id).update(queued_at=timezone.now())
     except Exception as exc:
         log.warning("could not queue job %s (%s); it stays pending for jobs_requeue", job_id, exc)
@@ -162,6 +164,10 @@ def job_finish(job_id: int, *, result: dict | None = None) -> None:
     Job.objects.filter(pk=job_id).exclude(state=Job.State.DONE).update(
         state=Job.State.DONE, result=result, finished_at=timezone.now(), heartbeat_at=timezone.now()
     )
+    # What the job computed (scores, pools, a status) shows in the question's cached views.
+    question_id = Job.objects.filter(pk=job_id).values_list("question_id", flat=True).first()
+    if question_id is not None:
+        question_changed(question_id)
 
 
 def job_fail(job_id: int, *, error: str) -> None:

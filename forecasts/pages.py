@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +25,7 @@ from django.views.decorators.http import require_POST
 
 from . import limits, notifications, permissions, prizes, records, selectors, services
 from .addresses import client_address
+from .arrival import arrival_of
 from .errors import NotFound, ServiceError
 from .forms import (
     DistributionForm,
@@ -45,7 +47,9 @@ from .models import (
     NotificationKind,
     NotificationPreference,
     PrizeAllocation,
+    Status,
 )
+from .question_cache import cached_view, store_view
 from .throttles import signup_throttled
 
 # An id typed into a form: ASCII digits only (str.isdigit() also accepts "²", which int() refuses), and at most 19 of
@@ -349,13 +353,14 @@ def _save_prior(request, question, form, _influence_form):
 
 
 def _save_prediction(request, question, form, _influence_form):
-    prediction = services.prediction_submit(question=question, author=request.user, spec=form.spec())
+    prediction = services.prediction_submit(question=question, author=request.user, spec=form.spec(),
+                                            arrived_at=arrival_of(request))
     _saved(request, "Your predicted posterior is saved; your newest one is the one scored.", prediction)
 
 
 def _save_evidence(request, question, form, _influence_form):
     services.evidence_post(question=question, author=request.user, body=form.cleaned_data["body"],
-                           sources=form.cleaned_data["sources"])
+                           sources=form.cleaned_data["sources"], arrived_at=arrival_of(request))
     messages.success(request, "Evidence posted.")
 
 
@@ -404,7 +409,7 @@ def _step_endorse(request, question) -> str:
     evidence = Evidence.objects.filter(pk=evidence_id, question=question).first() if evidence_id is not None else None
     if evidence is None:
         raise ServiceError({"evidence": [f"no evidence {raw!r} on this question"]})
-    services.evidence_endorse(evidence=evidence, user=request.user)
+    services.evidence_endorse(evidence=evidence, user=request.user, arrived_at=arrival_of(request))
     return f"Noted: evidence #{evidence.pk} changed your mind."
 
 
@@ -490,8 +495,22 @@ def _outcome_value(raw: str):
 
 
 def question_detail(request, pk: int):
+    # An anonymous reader with no session and no pending messages sees what every such reader sees: that page is
+    # cached (forecasts/question_cache.py), replaced on every write to the question. Signed-in users' pages are not.
+    shared = (not request.user.is_authenticated and not request.GET
+              and settings.SESSION_COOKIE_NAME not in request.COOKIES and "messages" not in request.COOKIES)
+    if shared:
+        key, hit = cached_view(pk, "page")
+        if hit is not None and not services.question_due_to_close(hit["status"], hit["closes_at"]):
+            return HttpResponse(hit["html"])
     question = get_object_or_404(selectors.questions_visible(request.user), pk=pk)
-    return _render_detail(request, question)
+    response = _render_detail(request, question)
+    # A page carrying a CSRF token or a cookie is this reader's own; never share it.
+    if (shared and response.status_code == 200 and question.status != Status.DRAFT and not response.cookies
+            and b"csrfmiddlewaretoken" not in response.content):
+        store_view(key, {"html": response.content.decode(), "status": question.status,
+                         "closes_at": question.closes_at})
+    return response
 
 
 def _render_detail(request, question, *, bound: dict | None = None, status: int = 200):

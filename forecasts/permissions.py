@@ -46,7 +46,15 @@ User: TypeAlias = AbstractBaseUser | AnonymousUser
 def is_organizer(user: User) -> bool:
     if not user.is_authenticated:
         return False
-    return bool(user.is_staff or user.groups.filter(name=ORGANIZERS_GROUP).exists())
+    if user.is_staff:
+        return True
+    # Asked several times in one request (visibility, then the role): the group lookup is made once per user object,
+    # which lives for one request (a membership change shows on the next request).
+    cached = getattr(user, "_fa_is_organizer", None)
+    if cached is None:
+        cached = user.groups.filter(name=ORGANIZERS_GROUP).exists()
+        user._fa_is_organizer = cached
+    return cached
 
 
 def is_expert(user: User, question: Question) -> bool:
@@ -110,6 +118,14 @@ def questions_filter(user: User) -> Q:
     if not user.is_authenticated:
         return ~Q(status=Status.DRAFT)
     return ~Q(status=Status.DRAFT) | Q(expert=user) | Q(created_by=user)
+
+
+def question_visible(user: User, question: Question) -> bool:
+    """The rule of questions_filter for one question already read (cheapest tests first: no query unless a draft)."""
+    if question.status != Status.DRAFT:
+        return True
+    return user.is_authenticated and (question.expert_id == user.pk or question.created_by_id == user.pk
+                                      or is_organizer(user))
 
 
 def crowd_visible(question: Question, user: User | None = None) -> bool:

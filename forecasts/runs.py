@@ -246,6 +246,11 @@ def aggregate_refresh(*, job_id: int) -> dict | None:
     if not job_claim(job_id):
         return None
     job = Job.objects.select_related("question").get(pk=job_id)
+    # A barrier, not a hold: a submission that saw this job waiting (before the claim above) holds the question's
+    # lock until it commits, so taking the lock once here means every such prediction is committed before the read.
+    # Submissions after the claim see no waiting job and queue the next refresh.
+    with transaction.atomic():
+        question_locked(job.question_id)
     ids, authors, cdfs = current_cdfs(job.question_id)
     job_progress(job_id, done=0, total=len(ids))
     aggregate_store(question=job.question, ids=ids, authors=authors, cdfs=cdfs)

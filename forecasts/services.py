@@ -13,13 +13,14 @@ import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from amplification import allocation
@@ -29,7 +30,7 @@ from amplification.outcomes import place_outcome
 
 from . import limits
 from .audit import audit
-from .errors import Conflict, Invalid
+from .errors import Conflict, Invalid, NotFound
 from .forecast_log import head_subquery, log_evidence, log_posterior, log_prediction, log_prior
 from .jobs import job_enqueue
 from .models import (
@@ -52,6 +53,7 @@ from .notifications import notify, notify_question_closed, verification_send
 from .permissions import (
     ACCEPTING,
     PRIOR_EDITABLE,
+    question_visible,
     require_expert,
     require_expert_or_organizer,
     require_not_expert,
@@ -59,14 +61,26 @@ from .permissions import (
     require_outcome_allowed,
     require_status,
 )
+from .question_cache import question_changed
 from .stored import distribution_fields
 
 log = logging.getLogger(__name__)
 User = get_user_model()
 
-def question_locked(question: Question) -> Question:
-    """Re-read the question under a row lock so two writers cannot both pass the same status check."""
-    return Question.objects.select_for_update().get(pk=question.pk)
+def question_locked(question: Question | int) -> Question:
+    """Re-read the question (or read it, given its id) under a row lock so two writers cannot both pass the same
+    status check. Whoever takes the lock may change what the question's cached views show: they are replaced once
+    the transaction commits (forecasts/question_cache.py)."""
+    pk = question if isinstance(question, int) else question.pk
+    question_changed(pk)
+    return Question.objects.select_for_update().get(pk=pk)
+
+
+def question_lock_status(question_id: int) -> str:
+    """Take the question's row lock and read only its status (the submission path has read the rest already).
+    Like question_locked, it marks the question's cached views stale."""
+    question_changed(question_id)
+    return Question.objects.select_for_update().filter(pk=question_id).values_list("status", flat=True).get()
 
 
 # --- previews -------------------------------------------------------------------------------------------------------
@@ -143,17 +157,26 @@ def question_create(
     return question
 
 
+def close_grace() -> timedelta:
+    """How long past closes_at a question stays open for what arrived before it (settings.FA_CLOSE_GRACE_SECONDS)."""
+    return timedelta(seconds=settings.FA_CLOSE_GRACE_SECONDS)
+
+
 @transaction.atomic
 def _close_if_due(question: Question, now: datetime) -> bool:
-    """Close one question past its closing time. The conditional update makes it happen exactly once, whichever of
-    beat or a request gets there first; only the one that closed it records the step and refreshes the pool.
+    """Close one question whose closing time, plus the grace, has passed. The conditional update makes it happen
+    exactly once, whichever of beat or a request gets there first; only the one that closed it records the step and
+    refreshes the pool.
 
     It closed at `closes_at`, not when someone first noticed: `closed_at` says so whenever beat or a request runs.
+    The grace (FA_CLOSE_GRACE_SECONDS) is the time in which evidence and predictions that arrived before closes_at,
+    and waited in line, are still stored (_require_accepting); `closed_head` is fixed after them, so the log's closed
+    head covers everything that arrived in time.
     """
     # Take the row lock first: the update's subquery then reads the log after any append still holding the lock has
     # committed (under READ COMMITTED an update that waits for a lock keeps its older snapshot for the subquery).
     question_locked(question)
-    closed = Question.objects.filter(pk=question.pk, status=Status.OPEN, closes_at__lte=now).update(
+    closed = Question.objects.filter(pk=question.pk, status=Status.OPEN, closes_at__lte=now - close_grace()).update(
         status=Status.CLOSED, closed_at=F("closes_at"), closed_head=head_subquery()
     )
     if closed:
@@ -163,19 +186,24 @@ def _close_if_due(question: Question, now: datetime) -> bool:
     return bool(closed)
 
 
+def question_due_to_close(status: str, closes_at: datetime, now: datetime | None = None) -> bool:
+    """Is an open question past its closing time and grace (so a read must close it, not show it open)?"""
+    return status == Status.OPEN and (now or timezone.now()) >= closes_at + close_grace()
+
+
 def question_refresh_status(question: Question, now: datetime | None = None) -> Question:
-    """Close an open question whose closing time has passed (the server's clock decides)."""
+    """Close an open question whose closing time and grace have passed (the server's clock decides)."""
     now = now or timezone.now()
-    if question.status == Status.OPEN and question.is_past_close(now):
+    if question_due_to_close(question.status, question.closes_at, now):
         _close_if_due(question, now)
         question.refresh_from_db()
     return question
 
 
 def questions_close_due(now: datetime | None = None) -> int:
-    """Close every open question past its closing time; a second run closes nothing."""
+    """Close every open question past its closing time and grace; a second run closes nothing."""
     now = now or timezone.now()
-    due = Question.objects.filter(status=Status.OPEN, closes_at__lte=now).only("id")
+    due = Question.objects.filter(status=Status.OPEN, closes_at__lte=now - close_grace()).only("id")
     return sum(_close_if_due(question, now) for question in due)
 
 
@@ -232,19 +260,31 @@ def question_close(*, question: Question, user) -> Question:
 # --- evidence and predictions -------------------------------------------------------------------------------------
 
 
-def _require_accepting(question: Question) -> None:
-    question_refresh_status(question)
+def _require_accepting(question: Question, arrived_at: datetime | None = None) -> None:
+    """Evidence and predictions are taken while the question is open and only from requests that arrived before
+    closes_at (close by arrival, docs/design.md). `arrived_at` is the request's arrival stamp (forecasts/arrival.py);
+    without one, the time of processing. The caller holds the question's row lock.
+
+    Exact rule: accepted iff the row, read under the lock, is `open` and the arrival is before closes_at. A question
+    closed by hand refuses everything from its close on; one closed by the clock stays open until closes_at plus the
+    grace, so an on-time request processed within the grace is stored, and one processed later is refused (409).
+    """
+    now = timezone.now()
+    question_refresh_status(question, now)
     require_status(question, ACCEPTING, "post evidence or predictions")
-    if question.is_past_close():
-        raise Conflict("the question closed at " + question.closes_at.isoformat())
+    arrived = now if arrived_at is None else min(arrived_at, now)
+    if arrived >= question.closes_at:
+        raise Conflict(f"the question closed at {question.closes_at.isoformat()}; this request arrived at "
+                       f"{arrived.isoformat()}, after the close")
 
 
 @transaction.atomic
 def evidence_post(
-    *, question: Question, author, body: str, sources: Sequence[str] = (), parent_id: int | None = None
+    *, question: Question, author, body: str, sources: Sequence[str] = (), parent_id: int | None = None,
+    arrived_at: datetime | None = None,
 ) -> Evidence:
     question = question_locked(question)
-    _require_accepting(question)
+    _require_accepting(question, arrived_at)
     if not body.strip():
         raise Invalid.field("body", "must not be blank")
     if len(sources) > limits.MAX_SOURCES:
@@ -271,10 +311,10 @@ def evidence_post(
 
 
 @transaction.atomic
-def evidence_endorse(*, evidence: Evidence, user) -> Endorsement:
+def evidence_endorse(*, evidence: Evidence, user, arrived_at: datetime | None = None) -> Endorsement:
     """"This changed my mind": a commenter's signal to the expert. Once per user; never on one's own comment."""
     question = question_locked(evidence.question)
-    _require_accepting(question)
+    _require_accepting(question, arrived_at)
     if evidence.author_id == user.pk:
         raise Invalid.field("evidence", "you cannot endorse your own evidence")
     endorsement, _ = Endorsement.objects.get_or_create(evidence=evidence, user=user)
@@ -282,38 +322,89 @@ def evidence_endorse(*, evidence: Evidence, user) -> Endorsement:
 
 
 @transaction.atomic
-def prediction_submit(*, question: Question, author, spec: Any, evidence_ids: Sequence[int] = ()) -> Prediction:
-    question = question_locked(question)
+def prediction_submit(*, question: Question | int, author, spec: Any, evidence_ids: Sequence[int] = (),
+                      arrived_at: datetime | None = None) -> Prediction:
+    """Store a commenter's predicted posterior; their earlier ones stay in the history, no longer current.
+
+    A rush of submissions on one question queues on its row lock, so the lock is taken last and held only for what
+    needs it: the status and close check, the log append (seq without gaps or forks) and the pooled-forecast job
+    check. Before it, the question is read once (`question` may be its id: the API's path; 404 as the
+    visibility-filtered read would say), the spec parsed, and the author's own rows written under a lock on
+    (question, author) alone, which keeps exactly one current prediction per author when one author submits twice
+    at once. A refusal under the question's lock rolls all of it back: nothing half-written.
+    The returned prediction carries its evidence, so the response needs no further query.
+    """
+    question = _question_read(question, author)
     require_not_expert(author, question)
-    _require_accepting(question)
+    _require_accepting(question, arrived_at)  # a cheap refusal before any lock; checked again under it below
+    fields = distribution_fields(spec=spec, domain=question.domain)
     evidence_ids = list(dict.fromkeys(evidence_ids))
-    evidence = list(Evidence.objects.filter(question=question, pk__in=evidence_ids))
+    evidence = list(Evidence.objects.filter(question=question, pk__in=evidence_ids)) if evidence_ids else []
     missing = sorted(set(evidence_ids) - {e.pk for e in evidence})
     if missing:
         raise Invalid.field("evidence", f"no evidence {missing} on this question")
-    if Prediction.objects.filter(question=question, author=author).count() >= limits.max_predictions_per_user():
+    _author_lock(question.pk, author.pk)
+    # One statement for the cap and for whether there is a current prediction to retire.
+    made = Prediction.objects.filter(question=question, author=author).aggregate(
+        total=Count("id"), current=Count("id", filter=Q(is_current=True))
+    )
+    if made["total"] >= limits.max_predictions_per_user():
         raise Invalid.field("spec", f"you have made the most predictions allowed on one question "
                                     f"({limits.max_predictions_per_user()}, FA_MAX_PREDICTIONS_PER_USER)")
-    fields = distribution_fields(spec=spec, domain=question.domain)
     # Keep the history; only the newest prediction per author is scored.
-    Prediction.objects.filter(question=question, author=author, is_current=True).update(is_current=False)
+    if made["current"]:
+        Prediction.objects.filter(question=question, author=author, is_current=True).update(is_current=False)
     prediction = Prediction.objects.create(question=question, author=author, is_current=True, **fields)
     if evidence:
         prediction.evidence.set(evidence)
-    log_prediction(question, prediction)
+    _prefetched(prediction, "evidence", evidence)
     audit(action="prediction.submit", actor=author, question=question, prediction=prediction.pk)
+    # From here to the commit, under the question's row lock: the status as it is now, the close, the log.
+    question.status = question_lock_status(question.pk)
+    _require_accepting(question, arrived_at)
+    log_prediction(question, prediction)
     _aggregate_refresh_soon(question)
     return prediction
 
 
+def _question_read(question: Question | int, user) -> Question:
+    """The question read once, without a lock: 404 when there is none or the user may not see it, as the
+    visibility-filtered read of the other entry points would say."""
+    found = Question.objects.filter(pk=question if isinstance(question, int) else question.pk).first()
+    if found is None or not question_visible(user, found):
+        raise NotFound("no such question")
+    return found
+
+
+def _author_lock(question_id: int, author_id: int) -> None:
+    """Serialise one author's submissions to one question until the transaction ends (PostgreSQL's advisory lock on
+    the pair; SQLite lets one writer at a time anyway). Other authors are not held up."""
+    if connection.vendor != "postgresql":
+        return
+    key = ((question_id & 0xFFFFFFFF) << 32) | (author_id & 0xFFFFFFFF)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key - (1 << 64) if key >= 1 << 63 else key])
+
+
+def _prefetched(instance, relation: str, rows: list) -> None:
+    """Fill `instance.<relation>.all()` with rows already in hand, as prefetch_related would, without a query."""
+    queryset = getattr(instance, relation).all()
+    queryset._result_cache = list(rows)
+    queryset._prefetch_done = True
+    instance._prefetched_objects_cache = {**getattr(instance, "_prefetched_objects_cache", {}), relation: queryset}
+
+
 def _aggregate_refresh_soon(question: Question) -> None:
-    """Queue a refresh of the pooled forecast unless one is already waiting (it will read the newest rows).
+    """Queue a refresh of the pooled forecast, to run FA_POOL_DEBOUNCE_SECONDS from now, unless one is already
+    waiting: it has not started, so it will read the newest rows (the job's run takes the question's lock once
+    before reading, so a submission that saw it waiting has committed by then). A rush then costs one recompute per
+    question per window.
 
     The caller holds the question's row lock, so two submissions cannot both see "none waiting"; closing the
-    question always queues a final refresh, so a refresh that started just before a late prediction is caught up.
+    question always queues a final refresh at once, so the pool is fresh when the question closes.
     """
     if not Job.objects.filter(question=question, kind=Job.Kind.AGGREGATE, state=Job.State.PENDING).exists():
-        job_enqueue(question=question, kind=Job.Kind.AGGREGATE)
+        job_enqueue(question=question, kind=Job.Kind.AGGREGATE, countdown=settings.FA_POOL_DEBOUNCE_SECONDS)
 
 
 # --- posterior and scoring ------------------------------------------------------------------------------------------

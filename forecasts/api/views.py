@@ -18,9 +18,11 @@ from amplification.pooling import POOL_METHODS
 
 from .. import jobs, notifications, records, selectors, services
 from ..addresses import client_address
+from ..arrival import arrival_of
 from ..errors import Conflict, Invalid, NotFound
-from ..models import Aggregate, Evidence, Job, Notification, Posterior, Prior, Question
+from ..models import Aggregate, Evidence, Job, Notification, Posterior, Prior, Question, Status
 from ..permissions import crowd_visible, job_progress_visible, job_result_visible
+from ..question_cache import cached_view, store_view
 from ..throttles import LOGIN_THROTTLES, RegisterThrottle
 from . import serializers as s
 from .authentication import token_expired
@@ -40,6 +42,15 @@ def parse_body(serializer_class, request):
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
+
+# The close rule as the schema states it on every write that the close refuses (docs/design.md, Close by arrival).
+CLOSE_BY_ARRIVAL = (
+    "Close by arrival: a request counts when it reached the platform (stamped by the first middleware, or by the "
+    "trusted proxy's request-start header when FA_REQUEST_START_HEADER is set; a client's own header is ignored). "
+    "One that arrived before closes_at is stored even if processed after it, within FA_CLOSE_GRACE_SECONDS (default "
+    "5 s) past closes_at, while the question is still open; one that arrived at or after closes_at, or is processed "
+    "after the grace, or reaches a question closed by hand, is a 409."
+)
 
 THROTTLED = {429: OpenApiResponse(description="Too many requests: wait the seconds in Retry-After")}
 
@@ -106,6 +117,18 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         question = super().get_object()
         return services.question_refresh_status(question)
 
+    @extend_schema(description="The question. Served from a cache shared by every viewer once the question is out of "
+                               "draft (the same for all who may see it), replaced on every write.")
+    def retrieve(self, request, *args, **kwargs):
+        key, hit = cached_view(int(kwargs["pk"]), "api")
+        if hit is not None and not services.question_due_to_close(hit["status"], hit["closes_at"]):
+            return Response(hit["data"])
+        question = self.get_object()
+        data = self.get_serializer(question).data
+        if question.status != Status.DRAFT:
+            store_view(key, {"data": data, "status": question.status, "closes_at": question.closes_at})
+        return Response(data)
+
     @extend_schema(request=s.QuestionInSerializer, responses={201: s.QuestionSerializer, **ERRORS})
     def create(self, request):
         data = parse_body(s.QuestionInSerializer, request)
@@ -161,7 +184,8 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return self.get_paginated_response(serializer_class(page, many=True, context=context).data)
 
     @extend_schema(methods=["GET"], request=None, responses={200: s.EvidenceSerializer(many=True)})
-    @extend_schema(methods=["POST"], request=s.EvidenceInSerializer, responses={201: s.EvidenceSerializer, **ERRORS})
+    @extend_schema(methods=["POST"], request=s.EvidenceInSerializer, responses={201: s.EvidenceSerializer, **ERRORS},
+                   description=CLOSE_BY_ARRIVAL)
     @action(detail=True, methods=["get", "post"], pagination_class=BoundedListPagination)
     def evidence(self, request, pk=None):
         question = self.get_object()
@@ -171,24 +195,26 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         data = parse_body(s.EvidenceInSerializer, request)
         evidence = services.evidence_post(
             question=question, author=request.user, body=data["body"], sources=data.get("sources", []),
-            parent_id=data.get("parent"),
+            parent_id=data.get("parent"), arrived_at=arrival_of(request),
         )
         return Response(s.EvidenceSerializer(evidence, context=evidence_context(question, request.user)).data,
                         status=status.HTTP_201_CREATED)
 
     @extend_schema(methods=["GET"], request=None, responses={200: s.PredictionSerializer(many=True)})
     @extend_schema(methods=["POST"], request=s.PredictionInSerializer,
-                   responses={201: s.PredictionSerializer, **ERRORS})
+                   responses={201: s.PredictionSerializer, **ERRORS}, description=CLOSE_BY_ARRIVAL)
     @action(detail=True, methods=["get", "post"], pagination_class=BoundedListPagination)
     def predictions(self, request, pk=None):
-        question = self.get_object()
         if request.method == "GET":
+            question = self.get_object()
             current_only = request.query_params.get("current") in ("1", "true")
             qs = selectors.predictions_visible(question, request.user, current_only=current_only)
             return self._page(qs, s.PredictionSerializer)
         data = parse_body(s.PredictionInSerializer, request)
+        # The service reads the question once, under its lock, and answers 404 as get_object would.
         prediction = services.prediction_submit(
-            question=question, author=request.user, spec=data["spec"], evidence_ids=data.get("evidence", [])
+            question=int(pk), author=request.user, spec=data["spec"], evidence_ids=data.get("evidence", []),
+            arrived_at=arrival_of(request),
         )
         return Response(s.PredictionSerializer(prediction).data, status=status.HTTP_201_CREATED)
 
@@ -267,14 +293,14 @@ class EvidenceEndorseView(viewsets.ViewSet):
     lookup_value_regex = ID_IN_PATH
 
     @extend_schema(request=None, responses={201: s.EvidenceSerializer, **ERRORS},
-                   parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)])
+                   parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)], description=CLOSE_BY_ARRIVAL)
     @action(detail=True, methods=["post"])
     def endorse(self, request, pk=None):
         evidence = get_object_or_404(Evidence.objects.select_related("question"), pk=pk)
         question = evidence.question
         if not selectors.questions_visible(request.user).filter(pk=question.pk).exists():
             raise NotFound("no such evidence")
-        services.evidence_endorse(evidence=evidence, user=request.user)
+        services.evidence_endorse(evidence=evidence, user=request.user, arrived_at=arrival_of(request))
         evidence = selectors.evidence_list(question).get(pk=evidence.pk)
         return Response(s.EvidenceSerializer(evidence, context=evidence_context(question, request.user)).data,
                         status=status.HTTP_201_CREATED)

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from forecasts import services
 from forecasts.models import Prediction
 from tests.conftest import POSTERIOR_SPEC, PRIOR_SPEC
 
@@ -25,6 +26,8 @@ def test_it_refuses_a_prediction_after_closes_at_by_the_servers_clock(client_for
         response = client_for(bob).post(f"/api/questions/{open_question.pk}/predictions/",
                                         {"spec": POSTERIOR_SPEC}, format="json")
         assert response.status_code == 409
+    # The row closes once the grace for on-time arrivals still in line has passed (FA_CLOSE_GRACE_SECONDS).
+    with time_machine.travel(open_question.closes_at + services.close_grace() + timedelta(seconds=1)):
         assert client_for(bob).get(f"/api/questions/{open_question.pk}/").json()["status"] == "closed"
     assert not Prediction.objects.filter(author=bob).exists()
 
