@@ -9,19 +9,27 @@ Every spec is validated completely before anything is computed: a bad one raises
   shape is rescaled to fill the rest; when it is not given, the form's own tail becomes the mass there (a
   parametric's tail beyond the bound, the first/last value of a ``cdf``, the pooled tails of a ``mixture``; a
   histogram has no tail of its own, so 0).
+
+A quantile's p is the TOTAL probability P(X <= x), tail masses included, everywhere (specs, fits, summaries).
+A ``quantiles`` spec has two shapes: ``"fitted"`` (the default), the (log)normal whose final CDF (truncated, tails
+as above) is closest in p to the typed points; and ``"exact"``, a monotone (PCHIP) interpolation of the CDF on the
+question's axis u whose stored 201-point CDF passes through every typed point and tail mass (see `_Quantiles`).
+A ``trend`` spec (log scale) extrapolates a value by doublings with a lognormal doubling time; its CDF is closed form.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.interpolate import PchipInterpolator
 from scipy.special import log_ndtr, ndtri_exp
 
 from .errors import SpecError
-from .fitting import fit_normal_quantiles, lognormal_from_interval
-from .grid import DAYS_PER_YEAR, MAX_POINTS, N_POINTS, U_GRID, Domain, parse_number
+from .fitting import fit_normal_quantiles, lognormal_from_interval, refine_in_p
+from .grid import DAYS_PER_YEAR, MAX_POINTS, N_POINTS, U_GRID, Domain, format_date, parse_date, parse_number
 
 BAD_FIT_TOLERANCE = 0.05  # a quantile fit is flagged "not good" when some |model CDF(x) - p| exceeds this
 CDF_TOLERANCE = 1e-10  # slack for imported CDFs: a decrease this small, or cdf[0] this far from 0, is round-off
@@ -30,8 +38,15 @@ WEIGHT_TOLERANCE = 1e-12  # mixture weights further than this from summing to 1 
 MAX_MIXTURE_DEPTH = 3  # a mixture inside a mixture inside a mixture, no deeper
 MAX_LEAVES = MAX_POINTS  # non-mixture specs in one spec tree, so nesting cannot multiply the work
 _Z_CLIP = 1e150  # standardised values are clipped here: z**2 stays finite and ln(0) = -inf becomes a usable number
+# An exact shape's point this close to a grid point (in grid steps) is taken to lie on it: the stored CDF then
+# misses it by at most this times the rise of one step (<= 1e-8), and the two-node equation of its step, which
+# divides by this distance, stays well conditioned.
+_NODE_SNAP = 1e-8
+_EXACT_SLACK = 1e-12  # round-off allowed when checking an exact shape's node values against their bounds
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12  # a trend's months
 
-SPEC_TYPES = ("quantiles", "lognormal", "normal", "histogram", "cdf", "mixture")
+SPEC_TYPES = ("quantiles", "lognormal", "normal", "histogram", "cdf", "mixture", "trend")
+QUANTILE_SHAPES = ("fitted", "exact")
 
 
 @dataclass(frozen=True)
@@ -136,23 +151,27 @@ def _parse_tails(spec: dict, domain: Domain, prefix: str) -> _Tails:
 # ---------------------------------------------------------------------------------------------------------------
 # Parametric shapes: X is normal in a transformed variable t(x). z = (t(x) - loc) / scale.
 # transform "x": t = x; "ln": t = ln x (x <= 0 has probability 0); "years": t = (days - lower) / 365.25;
-# "ln_years": t = ln(years after lower).
+# "ln_years": t = ln(years after lower); "lnln": t = ln ln(x / origin) (a trend: x <= origin has probability 0).
 
 
-def _t_of_x(transform: str, x: np.ndarray, domain: Domain) -> np.ndarray:
+def _t_of_x(transform: str, x: np.ndarray, domain: Domain, origin: float = 0.0) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         if transform == "x":
             return x
         if transform == "ln":
             return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), -np.inf)
+        if transform == "lnln":
+            # ln x - ln origin rather than ln(x / origin), which overflows for x = 1e300 and origin = 1e-300
+            r = np.log(np.where(x > 0, x, 1.0)) - math.log(origin)
+            return np.where((x > origin) & (r > 0), np.log(np.where(r > 0, r, 1.0)), -np.inf)
         years = (x - domain.lower) / DAYS_PER_YEAR
         if transform == "years":
             return years
         return np.where(years > 0, np.log(np.where(years > 0, years, 1.0)), -np.inf)
 
 
-def _x_of_t(transform: str, t: np.ndarray, domain: Domain) -> np.ndarray:
+def _x_of_t(transform: str, t: np.ndarray, domain: Domain, origin: float = 0.0) -> np.ndarray:
     t = np.asarray(t, dtype=np.float64)
     big = np.finfo(np.float64).max
     with np.errstate(over="ignore", invalid="ignore"):
@@ -160,6 +179,8 @@ def _x_of_t(transform: str, t: np.ndarray, domain: Domain) -> np.ndarray:
             x = t
         elif transform == "ln":
             x = np.exp(np.clip(t, -745.0, 709.0))
+        elif transform == "lnln":
+            x = np.exp(math.log(origin) + np.exp(np.clip(t, -745.0, 709.0)))
         elif transform == "years":
             x = domain.lower + DAYS_PER_YEAR * t
         else:
@@ -170,7 +191,9 @@ def _x_of_t(transform: str, t: np.ndarray, domain: Domain) -> np.ndarray:
 def _z(t: np.ndarray, loc: float, scale: float) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         z = (np.asarray(t, dtype=np.float64) - loc) / scale
-    return np.clip(np.nan_to_num(z, nan=0.0, posinf=_Z_CLIP, neginf=-_Z_CLIP), -_Z_CLIP, _Z_CLIP)
+    # Infinities clip to +-_Z_CLIP; NaN (inf - inf, inf / inf) becomes 0. Plain ufuncs rather than np.nan_to_num and
+    # np.clip: this runs in the fit's inner loop, where those cost several times as much on short arrays.
+    return np.minimum(np.maximum(np.where(z == z, z, 0.0), -_Z_CLIP), _Z_CLIP)
 
 
 def _conditional(z: np.ndarray, za: float, zb: float) -> np.ndarray:
@@ -197,7 +220,12 @@ def _conditional(z: np.ndarray, za: float, zb: float) -> np.ndarray:
         if za < 0 and zb < 0 and zb - za <= 0:
             return np.where(z >= zb, 1.0, 0.0)
         return np.clip((z - za) / (zb - za), 0.0, 1.0) if zb > za else np.linspace(0.0, 1.0, z.size)
-    return np.clip(np.nan_to_num(num / den, nan=0.0), 0.0, 1.0)
+    return _unit(num / den)
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    """Clip into [0, 1], NaN becoming 0: fmax drops a NaN for the other operand (cheaper than np.clip + nan_to_num)."""
+    return np.fmin(np.fmax(a, 0.0), 1.0)
 
 
 @dataclass(frozen=True)
@@ -211,11 +239,19 @@ class _ParametricModel:
     zb: float
     below: float  # final mass below lower
     above: float  # final mass above upper
+    origin: float = 0.0  # of the "lnln" transform (a trend's starting value), unused by the others
 
     @classmethod
-    def build(cls, transform: str, loc: float, scale: float, tails: _Tails, domain: Domain) -> _ParametricModel:
-        za, zb = _z(_t_of_x(transform, np.array([domain.lower, domain.upper]), domain), loc, scale)
-        za, zb = float(za), float(zb)
+    def build(cls, transform: str, loc: float, scale: float, tails: _Tails, domain: Domain,
+              origin: float = 0.0) -> _ParametricModel:
+        t_bounds = _t_of_x(transform, np.array([domain.lower, domain.upper]), domain, origin)
+        return cls.on_bounds(transform, loc, scale, t_bounds, tails, domain, origin)
+
+    @classmethod
+    def on_bounds(cls, transform: str, loc: float, scale: float, t_bounds: np.ndarray, tails: _Tails, domain: Domain,
+                  origin: float = 0.0) -> _ParametricModel:
+        """`build` with the bounds already transformed (t_bounds = t(lower), t(upper)): the fit calls this in its loop."""
+        za, zb = _z(t_bounds, loc, scale).tolist()
         given_below, given_above = below, above = tails.fixed()
         # An open side without a given mass keeps the parametric tail, as a share of what the given mass on the
         # other side leaves: P(X < lower | X <= upper) * (1 - mass_above), and the mirror image.
@@ -225,14 +261,14 @@ class _ParametricModel:
         if domain.open_upper and tails.above is None:
             cut = log_ndtr(-za) if tails.below is not None else 0.0
             above = (1.0 - given_below) * float(np.exp(log_ndtr(-zb) - cut))
-        return cls(transform, loc, scale, za, zb, min(below, 1.0), min(above, 1.0))
+        return cls(transform, loc, scale, za, zb, min(below, 1.0), min(above, 1.0), origin)
 
     @property
     def inside(self) -> float:
         return max(0.0, 1.0 - self.below - self.above)
 
     def grid_cdf(self, domain: Domain) -> np.ndarray:
-        z = _z(_t_of_x(self.transform, domain.x_grid(), domain), self.loc, self.scale)
+        z = _z(_t_of_x(self.transform, domain.x_grid(), domain, self.origin), self.loc, self.scale)
         z[0], z[-1] = self.za, self.zb
         shape = _conditional(z, self.za, self.zb)
         shape[0], shape[-1] = 0.0, 1.0
@@ -240,7 +276,11 @@ class _ParametricModel:
 
     def cdf_at(self, x: np.ndarray, domain: Domain) -> np.ndarray:
         """The final CDF at any x, tails included: beyond a bound the tail mass keeps the parametric shape."""
-        z = _z(_t_of_x(self.transform, x, domain), self.loc, self.scale)
+        return self.cdf_at_t(_t_of_x(self.transform, x, domain, self.origin))
+
+    def cdf_at_t(self, t: np.ndarray) -> np.ndarray:
+        """`cdf_at` with x already transformed to t."""
+        z = _z(t, self.loc, self.scale)
         out = np.empty_like(z)
         lo, hi = z < self.za, z > self.zb
         mid = ~(lo | hi)
@@ -248,7 +288,7 @@ class _ParametricModel:
         with np.errstate(over="ignore", invalid="ignore"):
             out[lo] = self.below * np.exp(log_ndtr(z[lo]) - log_ndtr(self.za))
             out[hi] = 1.0 - self.above * np.exp(log_ndtr(-z[hi]) - log_ndtr(-self.zb))
-        return np.clip(np.nan_to_num(out, nan=0.0), 0.0, 1.0)
+        return _unit(out)
 
     def quantile(self, p: np.ndarray, domain: Domain) -> np.ndarray:
         """The inverse of `cdf_at`, in internal units (clipped to finite values)."""
@@ -276,7 +316,7 @@ class _ParametricModel:
         z = np.clip(np.nan_to_num(z, nan=0.0, posinf=_Z_CLIP, neginf=-_Z_CLIP), -_Z_CLIP, _Z_CLIP)
         with np.errstate(over="ignore", invalid="ignore"):
             t = self.loc + self.scale * z
-        return _x_of_t(self.transform, t, domain)
+        return _x_of_t(self.transform, t, domain, self.origin)
 
 
 def _ndtri_log(log_p: np.ndarray) -> np.ndarray:
@@ -324,33 +364,51 @@ class _Parametric:
     loc: float
     scale: float
     tails: _Tails
+    origin: float = 0.0
 
     def build(self, domain: Domain) -> Distribution:
-        model = _ParametricModel.build(self.transform, self.loc, self.scale, self.tails, domain)
+        model = _ParametricModel.build(self.transform, self.loc, self.scale, self.tails, domain, self.origin)
         return Distribution(cdf=model.grid_cdf(domain))
 
 
 @dataclass(frozen=True)
 class _Quantiles:
-    p: np.ndarray
-    x: np.ndarray  # internal units
+    p: np.ndarray  # total probabilities P(X <= x), increasing
+    x: np.ndarray  # internal units, increasing
     tails: _Tails
     path: str  # of the points, relative to the whole spec (a quantiles spec may sit inside a mixture)
+    shape: str = "fitted"  # "fitted" | "exact"
 
-    def build(self, domain: Domain) -> Distribution:
-        below, above = self.tails.fixed()
-        pc = (self.p - below) / (1.0 - below - above)  # in-range conditional p when tail masses are given
+    def fit(self, domain: Domain) -> tuple[str, _ParametricModel]:
+        """The (log)normal whose FINAL CDF (truncated at closed bounds, tails as the module docstring says) is closest
+        in p to the typed points: least squares of final_cdf(x_i) - p_i, from the closed-form fit on the quantile
+        function of the in-range conditional p. Returns the family and the final model."""
         if domain.scale == "linear":
             family, transform = "normal", "x"
-            loc, scale, _ = fit_normal_quantiles(pc[None, :], self.x[None, :])
         else:
             family, transform = "lognormal", "ln" if domain.scale == "log" else "ln_years"
-            # fit in t = ln x (ln years after lower on a date scale): the same regression fit_lognormal_quantiles does
-            loc, scale, _ = fit_normal_quantiles(pc[None, :], _t_of_x(transform, self.x, domain)[None, :])
+        below, above = self.tails.fixed()
+        pc = (self.p - below) / (1.0 - below - above)  # in-range conditional p when tail masses are given
+        usable = (pc > 0) & (pc < 1)  # points beyond an open bound with a given mass have none
+        if np.count_nonzero(usable) < 2:
+            pc, usable = self.p, np.ones(self.p.size, dtype=bool)
+        t = _t_of_x(transform, self.x, domain)  # ln x, or ln years after lower on a date scale
+        loc, scale, _ = fit_normal_quantiles(pc[usable][None, :], t[usable][None, :])
         loc_value, scale_value = float(loc[0]), float(scale[0])
         if not (math.isfinite(scale_value) and scale_value > 0 and math.isfinite(loc_value)):
             raise SpecError(self.path, "these quantiles cannot be fitted (the fit is degenerate)")
-        model = _ParametricModel.build(transform, loc_value, scale_value, self.tails, domain)
+        t_bounds = _t_of_x(transform, np.array([domain.lower, domain.upper]), domain)
+
+        def final_cdf(loc: float, scale: float) -> np.ndarray:
+            return _ParametricModel.on_bounds(transform, loc, scale, t_bounds, self.tails, domain).cdf_at_t(t)
+
+        loc_value, scale_value = refine_in_p(final_cdf, self.p, loc_value, scale_value)
+        return family, _ParametricModel.build(transform, loc_value, scale_value, self.tails, domain)
+
+    def build(self, domain: Domain) -> Distribution:
+        if self.shape == "exact":
+            return self._build_exact(domain)
+        family, model = self.fit(domain)
         fitted_p = model.cdf_at(self.x, domain)
         fitted_x = model.quantile(self.p, domain)
         residuals = [
@@ -358,13 +416,171 @@ class _Quantiles:
             for p, x, fp, fx in zip(self.p, self.x, fitted_p, fitted_x, strict=True)
         ]
         worst = float(np.max(np.abs(fitted_p - self.p)))
-        params = ({"mu": loc_value, "sigma": scale_value} if family == "lognormal"
-                  else {"mean": loc_value, "sd": scale_value})
+        params = ({"mu": model.loc, "sigma": model.scale} if family == "lognormal"
+                  else {"mean": model.loc, "sd": model.scale})
         fit = Fit(family, params, residuals, worst, worst <= BAD_FIT_TOLERANCE)
         notes = () if fit.good else (
             f"a {family} fits these quantiles poorly: the largest CDF error is {worst:.3g} (tolerance {BAD_FIT_TOLERANCE})",
         )
         return Distribution(cdf=model.grid_cdf(domain), fit=fit, notes=notes)
+
+    def _build_exact(self, domain: Domain) -> Distribution:
+        """A monotone cubic (PCHIP) through (u_i, p_i) and the anchors (0, mass below) and (1, 1 - mass above),
+        sampled on the grid and then made exact: within each grid step the stored CDF is linear, so the nodes next
+        to each point are set so that the line between them passes through it (`_through_points`).
+
+        Anchors: a closed side has mass 0; a given mass is exact; a point exactly at an open bound with no given
+        mass fixes it (its p); otherwise the mass is the fitted (log)normal's final tail, kept between the largest p
+        typed beyond the bound and halfway to the first p typed inside (the mirror image above), so the CDF still
+        rises to the first point. Points beyond an open bound only bound that tail: the canonical form holds no shape
+        there.
+        """
+        p, x = self.p, self.x
+        lower, upper = domain.lower, domain.upper
+        inside = (x > lower) & (x < upper)
+        free_below = domain.open_lower and self.tails.below is None and not np.any(x == lower)
+        free_above = domain.open_upper and self.tails.above is None and not np.any(x == upper)
+        family, model = self.fit(domain) if free_below or free_above else ("", None)
+
+        def fixed_anchor(is_open: bool, given: float | None, at_bound: np.ndarray, closed: float) -> float | None:
+            if not is_open:
+                return closed
+            if given is not None:
+                return given
+            return float(p[at_bound][0]) if np.any(at_bound) else None
+
+        start = fixed_anchor(domain.open_lower, self.tails.below, x == lower, 0.0)
+        top = fixed_anchor(domain.open_upper, None if self.tails.above is None else 1.0 - self.tails.above,
+                           x == upper, 1.0)
+        notes = []
+        if start is None:
+            assert model is not None
+            lo = float(p[x < lower].max(initial=0.0))
+            hi = float(p[x > lower].min(initial=1.0 if top is None else top))
+            start = min(max(model.below, lo), (lo + hi) / 2)
+            notes.append(f"mass_below {start:.3g} is the fitted {family}'s tail (none was given)"
+                         + ("" if start == model.below else ", kept below the first point"))
+        if top is None:
+            assert model is not None
+            lo = float(p[x < upper].max(initial=start))
+            hi = float(p[x > upper].min(initial=1.0))
+            top = max(min(1.0 - model.above, hi), (lo + hi) / 2)
+            notes.append(f"mass_above {1.0 - top:.3g} is the fitted {family}'s tail (none was given)"
+                         + ("" if top == 1.0 - model.above else ", kept above the last point"))
+        u = domain.to_u(x[inside])
+        knots_u = np.concatenate([[0.0], u, [1.0]])
+        too_close = np.flatnonzero(np.diff(knots_u) <= 0)
+        if too_close.size:
+            # distinct x can share one u where the axis is wider than float resolution (1e-300 to 1e300 on a log axis)
+            j = int(np.flatnonzero(inside)[min(int(too_close[0]), u.size - 1)])
+            raise SpecError(f"{self.path}[{j}].x", "is too close to its neighbour or the bound to tell apart on the "
+                                                   "question's axis")
+        curve = PchipInterpolator(knots_u, np.concatenate([[start], p[inside], [top]]))
+        target = np.maximum.accumulate(np.clip(curve(U_GRID), start, top))
+        cdf = _through_points(target, u, p[inside], start, top, np.flatnonzero(inside), self.path)
+        cdf[0], cdf[-1] = start, top
+        return Distribution(cdf=cdf, notes=tuple(notes))
+
+
+def _through_points(target: np.ndarray, u: np.ndarray, p: np.ndarray, start: float, top: float,
+                    index: np.ndarray, path: str) -> np.ndarray:
+    """Grid values c (201, non-decreasing, c[0] = start, c[200] = top) whose linear interpolation in u passes
+    through every (u[j], p[j]), 0 < u < 1, each node as close to `target` (a monotone CDF through the same points)
+    as the points allow.
+
+    Each point strictly inside grid step k ties its two nodes by (1 - w) c[k] + w c[k+1] = p (w its place in the
+    step); a point on a node fixes it; two or more points in one step fix both nodes (the line through them). A
+    forward pass over the constrained nodes carries the interval of values each node can take given everything to
+    its left (an empty one: no non-decreasing grid CDF passes through the points, a SpecError naming the point);
+    a backward pass picks, within those intervals, the value nearest the target. Nodes between constrained ones keep
+    the target, clipped between their constrained neighbours. The loops run over typed points, never grid points.
+    """
+    n = N_POINTS - 1
+    steps = u * n
+    k = np.minimum(np.floor(steps).astype(np.int64), n - 1)
+    w = steps - k
+
+    def refuse(j: int) -> SpecError:
+        where = f"{path}[{int(index[j])}].x" if j >= 0 else path
+        return SpecError(where, "cannot be met exactly: the stored CDF is linear within each 1/200 of the axis, and "
+                                "no non-decreasing CDF on that grid passes through this point and the points or bounds "
+                                "next to it; move it further from them, or use the fitted shape")
+
+    fixed: dict[int, tuple[float, int]] = {0: (start, -1), n: (top, -1)}  # node -> (value, point that fixed it)
+
+    def fix(node: int, value: float, j: int) -> None:
+        if node in fixed and abs(fixed[node][0] - value) > _EXACT_SLACK:
+            raise refuse(j)
+        fixed[node] = (value, j)
+
+    in_step: dict[int, list[int]] = {}
+    for j in range(u.size):
+        if w[j] < _NODE_SNAP:
+            fix(int(k[j]), float(p[j]), j)
+        elif w[j] > 1 - _NODE_SNAP:
+            fix(int(k[j]) + 1, float(p[j]), j)
+        else:
+            in_step.setdefault(int(k[j]), []).append(j)
+    equation: dict[int, tuple[float, float, int]] = {}  # step k -> (w, p, point)
+    for step, members in in_step.items():
+        if len(members) == 1:
+            j = members[0]
+            equation[step] = (float(w[j]), float(p[j]), j)
+            continue
+        first, last = members[0], members[-1]
+        slope = (p[last] - p[first]) / (steps[last] - steps[first])  # per grid step
+        for j in members[1:-1]:
+            if abs(p[first] + slope * (steps[j] - steps[first]) - p[j]) > _EXACT_SLACK:
+                raise SpecError(f"{path}[{int(index[j])}].x",
+                                f"lies in the same 1/200 of the axis as points[{int(index[first])}] and "
+                                f"points[{int(index[last])}], where the stored CDF is one straight line, and not on "
+                                "the line through them; move it, or use the fitted shape")
+        fix(step, float(p[first] - slope * w[first]), first)
+        fix(step + 1, float(p[first] + slope * (1 - w[first])), last)
+
+    nodes = sorted(set(fixed) | set(equation) | {step + 1 for step in equation})
+    bounds = {0: (start, start)}
+    lo = hi = start
+    culprit = -1
+    for prev, node in itertools.pairwise(nodes):
+        if prev in equation and node == prev + 1:
+            wj, pj, j = equation[prev]
+            low_end, high_end = lo, min(hi, pj)  # c[prev] <= p <= c[node]
+            if low_end > high_end + _EXACT_SLACK:
+                raise refuse(j)
+            high_end = max(high_end, low_end)
+            lo, hi = (pj - (1 - wj) * high_end) / wj, (pj - (1 - wj) * low_end) / wj
+            culprit = j
+        else:
+            hi = top
+        hi = min(hi, top)
+        if node in fixed:
+            value, j = fixed[node]
+            culprit = j if j >= 0 else culprit
+            if not lo - _EXACT_SLACK <= value <= hi + _EXACT_SLACK:
+                raise refuse(culprit)
+            lo = hi = value
+        if lo > hi + _EXACT_SLACK:
+            raise refuse(culprit)
+        bounds[node] = (lo, max(lo, hi))
+    values = {n: top}
+    for prev, node in zip(nodes[-2::-1], nodes[:0:-1], strict=True):
+        lo, hi = bounds[prev]
+        if prev in equation and node == prev + 1:
+            wj, pj, _ = equation[prev]
+            value = (pj - wj * values[node]) / (1 - wj)
+        else:
+            value = float(target[prev])
+        values[prev] = min(max(value, lo), hi, values[node])
+    at = np.array(nodes)
+    chosen = np.array([values[m] for m in nodes])
+    floor = np.full(N_POINTS, -np.inf)
+    floor[at] = chosen
+    ceiling = np.full(N_POINTS, np.inf)
+    ceiling[at] = chosen
+    cdf = np.clip(target, np.maximum.accumulate(floor), np.minimum.accumulate(ceiling[::-1])[::-1])
+    cdf[at] = chosen
+    return _tidy(cdf)
 
 
 @dataclass(frozen=True)
@@ -432,8 +648,11 @@ def _parse(spec: object, domain: Domain, prefix: str, depth: int, leaves: list[i
     tail_keys = {"mass_below", "mass_above"}
     base = {"type"}
     if kind == "quantiles":
-        _check_keys(spec, prefix, base | {"points"}, tail_keys)
+        _check_keys(spec, prefix, base | {"points"}, tail_keys | {"shape"})
         return _parse_quantiles(spec, domain, prefix)
+    if kind == "trend":
+        _check_keys(spec, prefix, base | {"value", "at", "doubling_months"}, tail_keys | {"at_date"})
+        return _parse_trend(spec, domain, prefix)
     if kind == "lognormal":
         if "low" in spec or "high" in spec:
             if "median" in spec or "sigma" in spec:
@@ -488,6 +707,9 @@ def _parse_lognormal(spec: dict, domain: Domain, prefix: str) -> _Parametric:
 
 
 def _parse_quantiles(spec: dict, domain: Domain, prefix: str) -> _Quantiles:
+    shape = spec.get("shape", "fitted")
+    if not isinstance(shape, str) or shape not in QUANTILE_SHAPES:
+        raise SpecError(prefix + "shape", 'must be "fitted" (a lognormal or normal) or "exact" (through every point)')
     tails = _parse_tails(spec, domain, prefix)
     below, above = tails.fixed()
     points = _list(spec["points"], prefix + "points", 2)
@@ -503,10 +725,6 @@ def _parse_quantiles(spec: dict, domain: Domain, prefix: str) -> _Quantiles:
             raise SpecError(where + ".p", "must be strictly between 0 and 1")
         if ps and p <= ps[-1]:
             raise SpecError(where + ".p", "must be greater than the previous point's p (quantiles in increasing order)")
-        if tails.below is not None and p <= below:
-            raise SpecError(where + ".p", f"must exceed mass_below ({below:g}): p is the total probability up to x")
-        if tails.above is not None and p >= 1 - above:
-            raise SpecError(where + ".p", f"must be below 1 - mass_above ({1 - above:g}): p is the total probability up to x")
         x = domain.parse_x(point["x"], where + ".x")
         if xs and x <= xs[-1]:
             raise SpecError(where + ".x", "must be greater than the previous point's x (quantiles in increasing order)")
@@ -516,9 +734,78 @@ def _parse_quantiles(spec: dict, domain: Domain, prefix: str) -> _Quantiles:
             raise SpecError(where + ".x", "is above the closed upper bound")
         if domain.scale == "date" and x <= domain.lower:
             raise SpecError(where + ".x", "must be after the lower bound (the fitted lognormal measures years after it)")
+        if shape == "exact":
+            # At a bound the total probability is already fixed (0 on a closed side, the given mass on an open one);
+            # a point there could only repeat it, so it is refused rather than silently ignored.
+            for bound, fixed_there, what in (
+                (domain.lower, not domain.open_lower or tails.below is not None,
+                 f"mass_below ({below:g})" if domain.open_lower else "0 (the bound is closed)"),
+                (domain.upper, not domain.open_upper or tails.above is not None,
+                 f"1 - mass_above ({1 - above:g})" if domain.open_upper else "1 (the bound is closed)"),
+            ):
+                if x == bound and fixed_there:
+                    raise SpecError(where + ".x", f"is the bound itself, where the total probability is {what}; "
+                                                  "move the point inside the range")
+        # p is the total probability up to x, so where x lies beyond an open bound with a given mass, p is bounded by
+        # that mass; inside the range it lies strictly between the masses.
+        if x < domain.lower:
+            if tails.below is not None and p > below:
+                raise SpecError(where + ".p", f"can be at most mass_below ({below:g}): x is below the lower bound and "
+                                              "p is the total probability up to x")
+        elif tails.below is not None and p <= below:
+            raise SpecError(where + ".p", f"must exceed mass_below ({below:g}): p is the total probability up to x")
+        if x > domain.upper:
+            if tails.above is not None and p < 1 - above:
+                raise SpecError(where + ".p", f"must be at least 1 - mass_above ({1 - above:g}): x is above the upper "
+                                              "bound and p is the total probability up to x")
+        elif tails.above is not None and p >= 1 - above:
+            raise SpecError(where + ".p", f"must be below 1 - mass_above ({1 - above:g}): p is the total probability up to x")
         ps.append(p)
         xs.append(x)
-    return _Quantiles(np.array(ps), np.array(xs), tails, prefix + "points")
+    return _Quantiles(np.array(ps), np.array(xs), tails, prefix + "points", shape)
+
+
+def _parse_trend(spec: dict, domain: Domain, prefix: str) -> _Parametric:
+    """X = value * 2^(t/d): t months from `at` to `at_date` (or the question's horizon), d the doubling time in
+    months, lognormal with the 90% interval `doubling_months` {low, high}.
+
+    Since t > 0 and d > 0, ln ln(X / value) = ln(t ln 2) - ln d is normal: mean ln(t ln 2) - mu_d, sd sigma_d (the
+    "lnln" transform). So P(X <= x) = Phi((ln ln(x / value) - ln(t ln 2) + mu_d) / sigma_d) for x > value, 0 below:
+    a closed form, sampled on the grid like any (log)normal, with the same tail rules.
+    """
+    if domain.scale != "log":
+        raise SpecError(prefix + "type", "a trend is for log-scale questions only (it grows a value by doublings)")
+    tails = _parse_tails(spec, domain, prefix)
+    value = domain.parse_x(spec["value"], prefix + "value")
+    if value >= domain.upper:
+        raise SpecError(prefix + "value", "must be below the upper bound: a trend only grows from its value, so all "
+                                          "probability would lie above the range")
+    start = parse_date(spec["at"], prefix + "at")
+    doubling = spec["doubling_months"]
+    where = prefix + "doubling_months"
+    if not isinstance(doubling, dict):
+        raise SpecError(where, "must be an object {low, high}: a 90% interval for the doubling time in months")
+    _check_keys(doubling, where + ".", {"low", "high"}, set())
+    low = _positive(doubling["low"], where + ".low")
+    high = _positive(doubling["high"], where + ".high")
+    if not high > low:
+        raise SpecError(where + ".high", "must be greater than low")
+    if "at_date" in spec:
+        end = parse_date(spec["at_date"], prefix + "at_date")
+        if not end > start:
+            raise SpecError(prefix + "at_date", "must be after at (the date of the value)")
+    elif domain.horizon is None:
+        raise SpecError(prefix + "at_date", "is required: the question has no resolution date to extrapolate to")
+    else:
+        end = domain.horizon
+        if not end > start:
+            raise SpecError(prefix + "at", f"must be before the question's resolution date ({format_date(end)}), "
+                                           "or give at_date")
+    months = (end - start) / DAYS_PER_MONTH
+    mu_d, sigma_d = lognormal_from_interval(low, high)
+    if not sigma_d > 0:
+        raise SpecError(where + ".high", "is too close to low to define a spread")
+    return _Parametric("lnln", math.log(months * math.log(2.0)) - float(mu_d), float(sigma_d), tails, value)
 
 
 def _parse_histogram(spec: dict, domain: Domain, prefix: str) -> _Histogram:

@@ -1,9 +1,15 @@
-"""Vectorised quantile fits: the quantile function of a (log)normal is linear in its two parameters, so least
-squares has a closed form and thousands of fits are a handful of array operations (no loop over fits)."""
+"""Quantile fits. The quantile function of a (log)normal is linear in its two parameters, so least squares on it has
+a closed form and thousands of fits are a handful of array operations (no loop over fits). `refine_in_p` then fits
+one distribution's final CDF (truncated at closed bounds, rescaled to given tail masses) in probability, starting
+from that closed form."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import numpy as np
+from scipy.optimize import leastsq
 from scipy.special import ndtri
 
 Z_95 = 1.6448536269514722  # standard normal 95th percentile: a 90% central interval is mu +- Z_95 * sigma
@@ -57,3 +63,40 @@ def lognormal_from_interval(low, high, coverage: float = 0.9):
     z = Z_95 if coverage == 0.9 else float(ndtri(0.5 + coverage / 2))
     ln_low, ln_high = np.log(low), np.log(high)
     return (ln_low + ln_high) / 2, (ln_high - ln_low) / (2 * z)
+
+
+_LOG_SCALE_STEP = 40.0  # the search moves ln(scale) at most this far from the start: e^40 ~ 2e17 times either way
+
+
+def refine_in_p(
+    model_cdf: Callable[[float, float], np.ndarray], p: np.ndarray, loc: float, scale: float
+) -> tuple[float, float]:
+    """The (loc, scale) minimising sum_i (model_cdf(loc, scale)[i] - p[i])^2, searched from a start (loc, scale).
+
+    `model_cdf(loc, scale)` gives the model's final CDF at each typed x (k >= 2 values, finite, in [0, 1]).
+    Least squares in p is what "the stored CDF meets the typed quantiles" means; the closed-form fit on the quantile
+    function is the start. The search runs over (a, b) with loc = loc0 + scale0 a and scale = scale0 e^b, so both
+    are of order one whatever the question's units (1e308 on a linear axis, 1e-9 sigmas). Returns the start when the
+    search finds nothing better, so the result is never worse than the start.
+    """
+    p = np.asarray(p, dtype=np.float64)
+
+    def params(theta: np.ndarray) -> tuple[float, float]:
+        b = min(max(float(theta[1]), -_LOG_SCALE_STEP), _LOG_SCALE_STEP)
+        return loc + scale * float(theta[0]), scale * math.exp(b)
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        return model_cdf(*params(theta)) - p
+
+    start = np.zeros(2)
+    start_cost = float(np.sum(residuals(start) ** 2))
+    if start_cost == 0.0:
+        return loc, scale
+    # MINPACK's Levenberg-Marquardt (lmdif: it differences the residuals itself, with no Python between the calls):
+    # two parameters, k residuals. Zero-residual problems (two points, when the model can pass through both) converge
+    # quadratically to round-off.
+    found_theta, *_ = leastsq(residuals, start, xtol=1e-12, ftol=1e-12, gtol=0.0, maxfev=400, full_output=True)
+    found = params(found_theta)
+    if not (np.all(np.isfinite(found_theta)) and math.isfinite(found[0]) and math.isfinite(found[1]) and found[1] > 0):
+        return loc, scale
+    return found if float(np.sum(residuals(found_theta) ** 2)) < start_cost else (loc, scale)
