@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
-from scipy.special import log_ndtr, ndtri_exp
+from scipy.special import log_ndtr, ndtr, ndtri, ndtri_exp
 
 from .errors import SpecError
 from .fitting import fit_normal_quantiles, lognormal_from_interval, refine_in_p
@@ -425,59 +425,82 @@ class _Quantiles:
         return Distribution(cdf=model.grid_cdf(domain), fit=fit, notes=notes)
 
     def _build_exact(self, domain: Domain) -> Distribution:
-        """A monotone cubic (PCHIP) through (u_i, p_i) and the anchors (0, mass below) and (1, 1 - mass above),
-        sampled on the grid and then made exact: within each grid step the stored CDF is linear, so the nodes next
-        to each point are set so that the line between them passes through it (`_through_points`).
+        """A CDF through every typed point, interpolated in probit coordinates: z = Phi^-1(p) against u.
 
-        Anchors: a closed side has mass 0; a given mass is exact; a point exactly at an open bound with no given
-        mass fixes it (its p); otherwise the mass is the fitted (log)normal's final tail, kept between the largest p
-        typed beyond the bound and halfway to the first p typed inside (the mirror image above), so the CDF still
-        rises to the first point. Points beyond an open bound only bound that tail: the canonical form holds no shape
-        there.
+        A (log)normal is a straight line in (u, z) on a log (linear) axis, so typed quantiles of one are reproduced
+        as that distribution, and other quantiles bend the line smoothly: the curve is a monotone cubic (PCHIP,
+        Fritsch-Carlson) through all typed points (u_i, z_i), those beyond an open bound included, continued as a
+        straight line beyond the outermost points (a (log)normal tail with the end slope). F = Phi(z) between the
+        typed points inside the range. Between a bound and the nearest typed point inside, the curve is rescaled
+        affinely in p so that it ends at the bound's anchor:
+        - a closed side: 0 (1 above): the tail is truncated at the bound, as the fitted shape's is;
+        - a given mass: exactly that mass;
+        - a point exactly at an open bound (no mass given): its p;
+        - otherwise the curve's own tail, Phi(z) at the bound: the mass of the (log)normal that continues the curve
+          beyond the outermost typed point. It always lies between the p's typed on either side of the bound, and
+          the density is continuous at the first typed point inside.
+        Points beyond an open bound shape the curve (and so the tail it gives), but the canonical form holds no
+        shape beyond a bound. Finally `_through_points` sets the grid so that its piecewise-linear CDF passes
+        through each typed point exactly.
         """
         p, x = self.p, self.x
-        lower, upper = domain.lower, domain.upper
-        inside = (x > lower) & (x < upper)
-        free_below = domain.open_lower and self.tails.below is None and not np.any(x == lower)
-        free_above = domain.open_upper and self.tails.above is None and not np.any(x == upper)
-        family, model = self.fit(domain) if free_below or free_above else ("", None)
-
-        def fixed_anchor(is_open: bool, given: float | None, at_bound: np.ndarray, closed: float) -> float | None:
-            if not is_open:
-                return closed
-            if given is not None:
-                return given
-            return float(p[at_bound][0]) if np.any(at_bound) else None
-
-        start = fixed_anchor(domain.open_lower, self.tails.below, x == lower, 0.0)
-        top = fixed_anchor(domain.open_upper, None if self.tails.above is None else 1.0 - self.tails.above,
-                           x == upper, 1.0)
-        notes = []
-        if start is None:
-            assert model is not None
-            lo = float(p[x < lower].max(initial=0.0))
-            hi = float(p[x > lower].min(initial=1.0 if top is None else top))
-            start = min(max(model.below, lo), (lo + hi) / 2)
-            notes.append(f"mass_below {start:.3g} is the fitted {family}'s tail (none was given)"
-                         + ("" if start == model.below else ", kept below the first point"))
-        if top is None:
-            assert model is not None
-            lo = float(p[x < upper].max(initial=start))
-            hi = float(p[x > upper].min(initial=1.0))
-            top = max(min(1.0 - model.above, hi), (lo + hi) / 2)
-            notes.append(f"mass_above {1.0 - top:.3g} is the fitted {family}'s tail (none was given)"
-                         + ("" if top == 1.0 - model.above else ", kept above the last point"))
-        u = domain.to_u(x[inside])
-        knots_u = np.concatenate([[0.0], u, [1.0]])
-        too_close = np.flatnonzero(np.diff(knots_u) <= 0)
+        u_all = domain.to_u(x)
+        too_close = np.flatnonzero(np.diff(u_all) <= 0)
         if too_close.size:
             # distinct x can share one u where the axis is wider than float resolution (1e-300 to 1e300 on a log axis)
-            j = int(np.flatnonzero(inside)[min(int(too_close[0]), u.size - 1)])
-            raise SpecError(f"{self.path}[{j}].x", "is too close to its neighbour or the bound to tell apart on the "
-                                                   "question's axis")
-        curve = PchipInterpolator(knots_u, np.concatenate([[start], p[inside], [top]]))
-        target = np.maximum.accumulate(np.clip(curve(U_GRID), start, top))
-        cdf = _through_points(target, u, p[inside], start, top, np.flatnonzero(inside), self.path)
+            raise SpecError(f"{self.path}[{int(too_close[0]) + 1}].x",
+                            "is too close to the previous point to tell apart on the question's axis")
+        z_all = ndtri(p)
+        curve = PchipInterpolator(u_all, z_all)
+        slope_first, slope_last = curve(u_all[[0, -1]], 1)
+
+        def probit(u: np.ndarray) -> np.ndarray:
+            inner = curve(np.clip(u, u_all[0], u_all[-1]))
+            return np.where(u < u_all[0], z_all[0] + slope_first * (u - u_all[0]),
+                            np.where(u > u_all[-1], z_all[-1] + slope_last * (u - u_all[-1]), inner))
+
+        z_grid = probit(U_GRID)
+        inside = (u_all > 0) & (u_all < 1)
+        own_below, own_above = float(ndtr(z_grid[0])), float(ndtr(-z_grid[-1]))
+        notes = []
+        if not domain.open_lower:
+            start = 0.0
+        elif self.tails.below is not None:
+            start = self.tails.below
+        else:
+            start = float(p[u_all == 0][0]) if np.any(u_all == 0) else own_below
+            if not np.any(u_all == 0):
+                notes.append(f"mass_below {start:.3g} continues the curve beyond the first point (none was given)")
+        if not domain.open_upper:
+            top = 1.0
+        elif self.tails.above is not None:
+            top = 1.0 - self.tails.above
+        else:
+            top = float(p[u_all == 1][0]) if np.any(u_all == 1) else 1.0 - own_above
+            if not np.any(u_all == 1):
+                notes.append(f"mass_above {1.0 - top:.3g} continues the curve beyond the last point (none was given)")
+
+        target = ndtr(z_grid)
+        u_in, p_in = u_all[inside], p[inside]
+        if u_in.size:
+            first, last = u_in[0], u_in[-1]
+            # Rescale the outer pieces so they end at the anchors: cdf = start + (p_first - start) * (F - F(0)) /
+            # (p_first - F(0)) below the first point; above the last, the mirror image in survival functions, which
+            # keep their digits in the upper tail.
+            low = U_GRID < first
+            span = p_in[0] - ndtr(z_grid[0])
+            ramp = (target - ndtr(z_grid[0])) / span if span > 0 else U_GRID / first
+            target = np.where(low, start + (p_in[0] - start) * ramp, target)
+            high = U_GRID > last
+            survival, span = ndtr(-z_grid), (1.0 - p_in[-1]) - ndtr(-z_grid[-1])
+            ramp = (survival - ndtr(-z_grid[-1])) / span if span > 0 else (1.0 - U_GRID) / (1.0 - last)
+            target = np.where(high, top - (top - p_in[-1]) * ramp, target)
+        else:
+            span = ndtr(z_grid[-1]) - ndtr(z_grid[0])
+            ramp = (target - ndtr(z_grid[0])) / span if span > 0 else U_GRID
+            target = start + (top - start) * ramp
+        target = np.maximum.accumulate(np.clip(target, start, top))
+        cdf = _through_points(target, u_in, p_in, start, top, np.flatnonzero(inside), self.path)
         cdf[0], cdf[-1] = start, top
         return Distribution(cdf=cdf, notes=tuple(notes))
 
@@ -538,6 +561,19 @@ def _through_points(target: np.ndarray, u: np.ndarray, p: np.ndarray, start: flo
         fix(step, float(p[first] - slope * w[first]), first)
         fix(step + 1, float(p[first] + slope * (1 - w[first])), last)
 
+    if equation:
+        # Each step's line misses its point by the target's curvature there. Share the correction between the two
+        # nodes in proportion to their weights, the smallest change that meets the point (least squares), so that
+        # neither node moves far and the density on either side stays close to the target's; the passes below then
+        # pick exactly these values wherever they are feasible.
+        steps_at = np.fromiter(equation, dtype=np.int64)
+        w_at = np.array([equation[step][0] for step in equation])
+        miss = np.array([equation[step][1] for step in equation]) - (
+            (1 - w_at) * target[steps_at] + w_at * target[steps_at + 1])
+        share = miss / ((1 - w_at) ** 2 + w_at**2)
+        target = target.copy()
+        np.add.at(target, steps_at, (1 - w_at) * share)
+        np.add.at(target, steps_at + 1, w_at * share)
     nodes = sorted(set(fixed) | set(equation) | {step + 1 for step in equation})
     bounds = {0: (start, start)}
     lo = hi = start
