@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator
+from scipy.interpolate import CubicHermiteSpline, PchipInterpolator
 from scipy.special import log_ndtr, ndtr, ndtri, ndtri_exp
 
 from .errors import SpecError
@@ -428,11 +428,11 @@ class _Quantiles:
         """A CDF through every typed point, interpolated in probit coordinates: z = Phi^-1(p) against u.
 
         A (log)normal is a straight line in (u, z) on a log (linear) axis, so typed quantiles of one are reproduced
-        as that distribution, and other quantiles bend the line smoothly: the curve is a monotone cubic (PCHIP,
-        Fritsch-Carlson) through all typed points (u_i, z_i), those beyond an open bound included, continued as a
-        straight line beyond the outermost points (a (log)normal tail with the end slope). F = Phi(z) between the
-        typed points inside the range. Between a bound and the nearest typed point inside, the curve is rescaled
-        affinely in p so that it ends at the bound's anchor:
+        as that distribution, and other quantiles bend the line smoothly: the curve is a monotone cubic through all
+        typed points (u_i, z_i), those beyond an open bound included (Fritsch-Carlson slopes inside, the outermost
+        pair's slope at each end), continued as a straight line beyond the outermost points (a (log)normal tail).
+        F = Phi(z) between the typed points inside the range. Between a bound and the nearest typed point inside,
+        the curve is rescaled affinely in p so that it ends at the bound's anchor:
         - a closed side: 0 (1 above): the tail is truncated at the bound, as the fitted shape's is;
         - a given mass: exactly that mass;
         - a point exactly at an open bound (no mass given): its p;
@@ -451,8 +451,15 @@ class _Quantiles:
             raise SpecError(f"{self.path}[{int(too_close[0]) + 1}].x",
                             "is too close to the previous point to tell apart on the question's axis")
         z_all = ndtri(p)
-        curve = PchipInterpolator(u_all, z_all)
-        slope_first, slope_last = curve(u_all[[0, -1]], 1)
+        # Fritsch-Carlson slopes at the inner points; at the two outermost, the slope of the outermost pair.
+        # (PCHIP's own end rule extrapolates a three-point slope and sets it to 0 when that changes sign, which
+        # would make the continued tail flat: all the rest of the mass piled at the bound.) A slope equal to its
+        # interval's secant keeps the cubic monotone whatever the slope at the other end.
+        slopes = PchipInterpolator(u_all, z_all)(u_all, 1)
+        secants = np.diff(z_all) / np.diff(u_all)
+        slopes[0], slopes[-1] = secants[0], secants[-1]
+        curve = CubicHermiteSpline(u_all, z_all, slopes)
+        slope_first, slope_last = secants[0], secants[-1]
 
         def probit(u: np.ndarray) -> np.ndarray:
             inner = curve(np.clip(u, u_all[0], u_all[-1]))
@@ -487,11 +494,11 @@ class _Quantiles:
             # Rescale the outer pieces so they end at the anchors: cdf = start + (p_first - start) * (F - F(0)) /
             # (p_first - F(0)) below the first point; above the last, the mirror image in survival functions, which
             # keep their digits in the upper tail.
-            low = U_GRID < first
+            low = np.less(U_GRID, first)
             span = p_in[0] - ndtr(z_grid[0])
             ramp = (target - ndtr(z_grid[0])) / span if span > 0 else U_GRID / first
             target = np.where(low, start + (p_in[0] - start) * ramp, target)
-            high = U_GRID > last
+            high = np.greater(U_GRID, last)
             survival, span = ndtr(-z_grid), (1.0 - p_in[-1]) - ndtr(-z_grid[-1])
             ramp = (survival - ndtr(-z_grid[-1])) / span if span > 0 else (1.0 - U_GRID) / (1.0 - last)
             target = np.where(high, top - (top - p_in[-1]) * ramp, target)
