@@ -281,8 +281,10 @@ class _ParametricModel:
     def cdf_at_t(self, t: np.ndarray) -> np.ndarray:
         """`cdf_at` with x already transformed to t."""
         z = _z(t, self.loc, self.scale)
-        out = np.empty_like(z)
         lo, hi = z < self.za, z > self.zb
+        if not (lo.any() or hi.any()):  # every x inside the range, as in nearly every fit: no masked pieces
+            return _unit(self.below + self.inside * _conditional(z, self.za, self.zb))
+        out = np.empty_like(z)
         mid = ~(lo | hi)
         out[mid] = self.below + self.inside * _conditional(z[mid], self.za, self.zb)
         with np.errstate(over="ignore", invalid="ignore"):

@@ -95,7 +95,7 @@ def refine_in_p(
     # MINPACK's Levenberg-Marquardt (lmdif: it differences the residuals itself, with no Python between the calls):
     # two parameters, k residuals. Zero-residual problems (two points, when the model can pass through both) converge
     # quadratically to round-off.
-    found_theta, *_ = leastsq(residuals, start, xtol=1e-12, ftol=1e-12, gtol=0.0, maxfev=400, full_output=True)
+    found_theta, *_ = leastsq(residuals, start, xtol=1e-10, ftol=1e-10, gtol=0.0, maxfev=400, full_output=True)
     found = params(found_theta)
     if not (np.all(np.isfinite(found_theta)) and math.isfinite(found[0]) and math.isfinite(found[1]) and found[1] > 0):
         return loc, scale
