@@ -395,8 +395,14 @@ class _Quantiles:
         if np.count_nonzero(usable) < 2:
             pc, usable = self.p, np.ones(self.p.size, dtype=bool)
         t = _t_of_x(transform, self.x, domain)  # ln x, or ln years after lower on a date scale
-        loc, scale, _ = fit_normal_quantiles(pc[usable][None, :], t[usable][None, :])
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a degenerate start is handled below
+            loc, scale, _ = fit_normal_quantiles(pc[usable][None, :], t[usable][None, :])
         loc_value, scale_value = float(loc[0]), float(scale[0])
+        if not (math.isfinite(scale_value) and scale_value > 0 and math.isfinite(loc_value)):
+            # p's an ulp apart have equal z's, leaving no slope to regress: start from the spread of t instead, and
+            # let the fit in p find the shape
+            with np.errstate(over="ignore", invalid="ignore"):
+                loc_value, scale_value = float(np.mean(t[usable])), float(np.std(t[usable]))
         if not (math.isfinite(scale_value) and scale_value > 0 and math.isfinite(loc_value)):
             raise SpecError(self.path, "these quantiles cannot be fitted (the fit is degenerate)")
         t_bounds = _t_of_x(transform, np.array([domain.lower, domain.upper]), domain)
@@ -446,7 +452,11 @@ class _Quantiles:
         through each typed point exactly.
         """
         p, x = self.p, self.x
-        u_all = domain.to_u(x)
+        with np.errstate(over="ignore"):
+            u_all = domain.to_u(x)
+        far = np.flatnonzero(~np.isfinite(u_all))
+        if far.size:  # beyond an open bound, so far that its distance in range widths overflows
+            raise SpecError(f"{self.path}[{int(far[0])}].x", "is too far outside the range to place on its axis")
         too_close = np.flatnonzero(np.diff(u_all) <= 0)
         if too_close.size:
             # distinct x can share one u where the axis is wider than float resolution (1e-300 to 1e300 on a log axis)

@@ -284,3 +284,11 @@ def test_it_pools_an_exact_shape_in_a_mixture():
 def test_the_grid_is_the_one_every_consumer_reads():
     # the module under test and this file agree on the grid itself, so the interpolation above means what it says
     np.testing.assert_array_equal(U_GRID, np.linspace(0.0, 1.0, 201))
+
+
+def test_it_refuses_a_point_too_far_outside_the_range_to_place():
+    domain = Domain.create(lower=0.0, upper=1e-300, scale="linear", open_lower=True, open_upper=True)
+    spec = {"type": "quantiles", "shape": "exact", "points": [{"p": 0.3, "x": 5e-301}, {"p": 0.9, "x": 1e300}]}
+    with pytest.raises(SpecError) as info:
+        from_spec(spec, domain)
+    assert info.value.path == "points[1].x"

@@ -39,9 +39,23 @@ def bounds_of(args):
     return float(args["lower"]), float(args["upper"])
 
 
+def share_inside(z, a, b):
+    """P(Z <= z | a <= Z <= b) for a standard normal Z: (Phi(z) - Phi(a)) / (Phi(b) - Phi(a)), written with log-CDFs
+    (log-survival functions in the upper tail) so that a range far out in a tail keeps its digits. A range too narrow
+    in z for the difference of logs to resolve has a flat density across it."""
+    z = np.asarray(z, dtype=float)
+    if b - a < 1e-8:
+        return (z - a) / (b - a)
+    if a > 0:
+        lz, la, lb = stats.norm.logsf(z), stats.norm.logsf(a), stats.norm.logsf(b)
+        return np.expm1(lz - la) / np.expm1(lb - la)
+    lz, la, lb = stats.norm.logcdf(z), stats.norm.logcdf(a), stats.norm.logcdf(b)
+    return np.exp(lz - lb) * np.expm1(la - lz) / np.expm1(la - lb)
+
+
 def final_cdf(args, loc, scale, spec, x):
     """P(X <= x) for x in the range: the (log)normal truncated to the range, scaled into what the tails leave.
-    Log-CDFs and scipy's truncnorm keep a range far out in a tail exact (the fit may put one there)."""
+    Log-CDFs keep a range far out in a tail exact (the fit may put one there)."""
     lower, upper = bounds_of(args)
     a = -np.inf if args["scale"] == "date" else (t_of(args, lower) - loc) / scale  # a date's t is -inf at lower
     b = (t_of(args, upper) - loc) / scale
@@ -62,8 +76,7 @@ def final_cdf(args, loc, scale, spec, x):
         above = (1 - given_below) * math.exp(stats.norm.logsf(b) - stats.norm.logsf(a))
     else:
         above = stats.norm.sf(b)
-    inside = stats.truncnorm(a, b).cdf((t_of(args, x) - loc) / scale)
-    return below + (1 - below - above) * inside
+    return below + (1 - below - above) * share_inside((t_of(args, x) - loc) / scale, a, b)
 
 
 def params_of(fit):
@@ -222,3 +235,31 @@ def test_it_stores_the_model_it_reports():
             "points": [{"p": 0.1, "x": 1e4}, {"p": 0.5, "x": 1e7}, {"p": 0.8, "x": 3e9}]}
     d = from_spec(spec, domain)
     np.testing.assert_allclose(d.cdf, final_cdf(args, *params_of(d.fit), spec, domain.x_grid()), atol=1e-12)
+
+
+def test_it_fits_a_point_beyond_an_open_bound_through_the_tail_it_keeps():
+    # Below an open lower bound with a given mass, the final CDF keeps the normal's shape scaled to that mass:
+    # mass_below * Phi(z) / Phi(z_lower). Two points, one in that tail, from such a model: the fit meets both.
+    args = {"lower": 0.0, "upper": 10.0, "scale": "linear", "open_lower": True, "open_upper": False}
+    spec = {"type": "quantiles", "mass_below": 0.1}
+    norm = stats.norm(2.0, 3.0)
+    a, b = norm.cdf(0.0), norm.cdf(10.0)
+    p_tail = 0.1 * norm.cdf(-1.0) / a
+    p_in = 0.1 + 0.9 * (norm.cdf(5.0) - a) / (b - a)
+    spec["points"] = [{"p": float(p_tail), "x": -1.0}, {"p": float(p_in), "x": 5.0}]
+    d = from_spec(spec, Domain.create(**args))
+    mean, sd = params_of(d.fit)
+    fitted = stats.norm(mean, sd)
+    tail = 0.1 * fitted.cdf(-1.0) / fitted.cdf(0.0)
+    assert tail == pytest.approx(p_tail, abs=1e-9)
+    assert final_cdf(args, mean, sd, spec, 5.0) == pytest.approx(p_in, abs=1e-9)
+    assert d.mass_below == pytest.approx(0.1, abs=1e-15)
+
+
+def test_it_fits_quantiles_whose_p_are_an_ulp_apart():
+    # Their z's are equal in floating point, so the closed-form regression has no slope; the fit in p still runs.
+    domain = Domain.create(lower=1.0, upper=1e20, scale="log", open_lower=False, open_upper=True)
+    spec = {"type": "quantiles", "points": [{"p": 0.01, "x": 1e10}, {"p": 0.010000000000000002, "x": 1e15}]}
+    d = from_spec(spec, domain)
+    assert d.fit.max_abs_p_residual < 0.01
+    assert np.all(np.isfinite(d.cdf)) and np.all(np.diff(d.cdf) >= 0)
