@@ -38,6 +38,7 @@ WEIGHT_TOLERANCE = 1e-12  # mixture weights further than this from summing to 1 
 MAX_MIXTURE_DEPTH = 3  # a mixture inside a mixture inside a mixture, no deeper
 MAX_LEAVES = MAX_POINTS  # non-mixture specs in one spec tree, so nesting cannot multiply the work
 _Z_CLIP = 1e150  # standardised values are clipped here: z**2 stays finite and ln(0) = -inf becomes a usable number
+_NARROW_Z = 1e-5  # a range narrower than this in z is computed from its midpoint density, not a difference of logs
 # An exact shape's point this close to a grid point (in grid steps) is taken to lie on it: the stored CDF then
 # misses it by at most this times the rise of one step (<= 1e-8), and the two-node equation of its step, which
 # divides by this distance, stays well conditioned.
@@ -188,7 +189,7 @@ def _x_of_t(transform: str, t: np.ndarray, domain: Domain, origin: float = 0.0) 
     return np.clip(np.nan_to_num(x, nan=0.0, posinf=big, neginf=-big), -big, big)
 
 
-def _z(t: np.ndarray, loc: float, scale: float) -> np.ndarray:
+def _z(t: np.ndarray, loc: float | np.ndarray, scale: float | np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         z = (np.asarray(t, dtype=np.float64) - loc) / scale
     # Infinities clip to +-_Z_CLIP; NaN (inf - inf, inf / inf) becomes 0. Plain ufuncs rather than np.nan_to_num and
@@ -196,36 +197,97 @@ def _z(t: np.ndarray, loc: float, scale: float) -> np.ndarray:
     return np.minimum(np.maximum(np.where(z == z, z, 0.0), -_Z_CLIP), _Z_CLIP)
 
 
-def _conditional(z: np.ndarray, za: float, zb: float) -> np.ndarray:
+def _conditional(z: np.ndarray, za, zb) -> np.ndarray:
     """P(Z <= z | za <= Z <= zb) for standard normal Z and z in [za, zb].
 
     Computed from log CDFs (or log survival functions when the range lies in the upper tail) so a range 700
-    standard deviations from the median still gets its correct, steeply falling shape instead of 0/0.
+    standard deviations from the median still gets its correct, steeply falling shape instead of 0/0. za and zb may
+    be arrays of one value per row of z (shape (m, 1) against (m, k)): the fit evaluates several models at once.
     """
     z = np.asarray(z, dtype=np.float64)
+    za, zb = np.asarray(za, dtype=np.float64), np.asarray(zb, dtype=np.float64)
+    upper = za + zb > 0  # the range lies in the upper tail, where survival functions keep the digits
+    if np.all(upper):
+        share, den = _share_from_survival(z, za, zb)
+    elif not np.any(upper):
+        share, den = _share_from_cdf(z, za, zb)
+    else:  # rows on both sides (only ever in the fit's batches)
+        share_s, den_s = _share_from_survival(z, za, zb)
+        share_c, den_c = _share_from_cdf(z, za, zb)
+        share, den = np.where(upper, share_s, share_c), np.where(upper, den_s, den_c)
+    width = zb - za
+    narrow = (width > 0) & (width < _NARROW_Z)
+    if np.any(narrow):
+        # The difference of log CDFs keeps only eps / width of its digits here (5e-8 at a width of 1e-9, from a
+        # fit whose sigma ran off toward a flat shape). ln phi is exactly quadratic, so across a narrow range
+        # Phi(z) - Phi(za) = phi((za + z) / 2) (z - za) (1 + O(width^2 z^2)): the share is the linear one tilted by
+        # the ratio of the densities at the two midpoints.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            middle, whole = (za + z) / 2, (za + zb) / 2
+            tilted = (z - za) / width * np.exp((whole - middle) * (whole + middle) / 2)
+        share, den = np.where(narrow, tilted, share), np.where(narrow, 1.0, den)
+    resolved = (den > 0) & np.isfinite(den)
+    if np.all(resolved):
+        return _unit(share)
+    # The range is too narrow in z to resolve (a huge sigma: flat) or lies entirely at the clip (a tiny sigma far
+    # away: all mass piles at the near bound).
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if za + zb > 0:
-            la, lb, lz = log_ndtr(-za), log_ndtr(-zb), log_ndtr(-z)
-            num = -np.expm1(lz - la)
-            den = -np.expm1(lb - la)
-        else:
-            la, lb, lz = log_ndtr(za), log_ndtr(zb), log_ndtr(z)
-            num = np.exp(lz - lb) * -np.expm1(la - lz)
-            den = -np.expm1(la - lb)
-    if not (den > 0 and math.isfinite(den)):
-        # The range is too narrow in z to resolve (a huge sigma: flat) or lies entirely at the clip (a tiny sigma far
-        # away: all mass piles at the near bound).
-        if za > 0 and zb > 0 and zb - za <= 0:
-            return np.where(z > za, 1.0, 0.0)
-        if za < 0 and zb < 0 and zb - za <= 0:
-            return np.where(z >= zb, 1.0, 0.0)
-        return np.clip((z - za) / (zb - za), 0.0, 1.0) if zb > za else np.linspace(0.0, 1.0, z.size)
-    return _unit(num / den)
+        flat = np.where(zb > za, np.clip((z - za) / (zb - za), 0.0, 1.0), np.linspace(0.0, 1.0, z.shape[-1]))
+    pile = np.where((za > 0) & (zb > 0) & (zb - za <= 0), np.where(z > za, 1.0, 0.0),
+                    np.where((za < 0) & (zb < 0) & (zb - za <= 0), np.where(z >= zb, 1.0, 0.0), flat))
+    return np.where(resolved, _unit(share), pile)
+
+
+def _share_from_survival(z: np.ndarray, za, zb) -> tuple[np.ndarray, np.ndarray]:
+    """(S(za) - S(z)) / (S(za) - S(zb)) from log survival functions, and its denominator over S(za)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        la, lb, lz = log_ndtr(-za), log_ndtr(-zb), log_ndtr(-z)
+        den = -np.expm1(lb - la)
+        return -np.expm1(lz - la) / den, den
+
+
+def _share_from_cdf(z: np.ndarray, za, zb) -> tuple[np.ndarray, np.ndarray]:
+    """(Phi(z) - Phi(za)) / (Phi(zb) - Phi(za)) from log CDFs, and its denominator over Phi(zb)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        la, lb, lz = log_ndtr(za), log_ndtr(zb), log_ndtr(z)
+        den = -np.expm1(la - lb)
+        return np.exp(lz - lb) * -np.expm1(la - lz) / den, den
 
 
 def _unit(a: np.ndarray) -> np.ndarray:
     """Clip into [0, 1], NaN becoming 0: fmax drops a NaN for the other operand (cheaper than np.clip + nan_to_num)."""
     return np.fmin(np.fmax(a, 0.0), 1.0)
+
+
+def _tail_masses(za, zb, tails: _Tails, domain: Domain):
+    """The final masses below and above the range of a (log)normal with standardised bounds za, zb (floats, or
+    arrays of one per model): 0 on a closed side, a given mass as given, and on an open side without one the
+    parametric tail, as a share of what the given mass on the other side leaves: P(X < lower | X <= upper) *
+    (1 - mass_above), and the mirror image."""
+    given_below, given_above = below, above = tails.fixed()
+    with np.errstate(over="ignore", invalid="ignore"):
+        if domain.open_lower and tails.below is None:
+            cut = log_ndtr(zb) if tails.above is not None else 0.0
+            below = (1.0 - given_above) * np.exp(log_ndtr(za) - cut)
+        if domain.open_upper and tails.above is None:
+            cut = log_ndtr(-za) if tails.below is not None else 0.0
+            above = (1.0 - given_below) * np.exp(log_ndtr(-zb) - cut)
+    return np.minimum(below, 1.0), np.minimum(above, 1.0)
+
+
+def _final_cdf(z: np.ndarray, za, zb, below, above) -> np.ndarray:
+    """The final CDF at standardised values z, tails included: the truncated shape scaled into what the tail masses
+    leave inside the range, and beyond a bound the tail mass keeping the parametric shape. Scalars for one model,
+    or (m, 1) columns against z (m, k) for m models at once."""
+    inside = np.maximum(0.0, 1.0 - below - above)
+    shape = below + inside * _conditional(z, za, zb)
+    lo, hi = z < za, z > zb
+    if not (lo.any() or hi.any()):  # every x inside the range, as in nearly every fit: no tail pieces
+        return _unit(shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        tail_below = below * np.exp(log_ndtr(z) - log_ndtr(za))
+        tail_above = 1.0 - above * np.exp(log_ndtr(-z) - log_ndtr(-zb))
+    return _unit(np.where(lo, tail_below, np.where(hi, tail_above, shape)))
 
 
 @dataclass(frozen=True)
@@ -250,18 +312,10 @@ class _ParametricModel:
     @classmethod
     def on_bounds(cls, transform: str, loc: float, scale: float, t_bounds: np.ndarray, tails: _Tails, domain: Domain,
                   origin: float = 0.0) -> _ParametricModel:
-        """`build` with the bounds already transformed (t_bounds = t(lower), t(upper)): the fit calls this in its loop."""
+        """`build` with the bounds already transformed (t_bounds = t(lower), t(upper))."""
         za, zb = _z(t_bounds, loc, scale).tolist()
-        given_below, given_above = below, above = tails.fixed()
-        # An open side without a given mass keeps the parametric tail, as a share of what the given mass on the
-        # other side leaves: P(X < lower | X <= upper) * (1 - mass_above), and the mirror image.
-        if domain.open_lower and tails.below is None:
-            cut = log_ndtr(zb) if tails.above is not None else 0.0
-            below = (1.0 - given_above) * float(np.exp(log_ndtr(za) - cut))
-        if domain.open_upper and tails.above is None:
-            cut = log_ndtr(-za) if tails.below is not None else 0.0
-            above = (1.0 - given_below) * float(np.exp(log_ndtr(-zb) - cut))
-        return cls(transform, loc, scale, za, zb, min(below, 1.0), min(above, 1.0), origin)
+        below, above = _tail_masses(za, zb, tails, domain)
+        return cls(transform, loc, scale, za, zb, float(below), float(above), origin)
 
     @property
     def inside(self) -> float:
@@ -280,17 +334,7 @@ class _ParametricModel:
 
     def cdf_at_t(self, t: np.ndarray) -> np.ndarray:
         """`cdf_at` with x already transformed to t."""
-        z = _z(t, self.loc, self.scale)
-        lo, hi = z < self.za, z > self.zb
-        if not (lo.any() or hi.any()):  # every x inside the range, as in nearly every fit: no masked pieces
-            return _unit(self.below + self.inside * _conditional(z, self.za, self.zb))
-        out = np.empty_like(z)
-        mid = ~(lo | hi)
-        out[mid] = self.below + self.inside * _conditional(z[mid], self.za, self.zb)
-        with np.errstate(over="ignore", invalid="ignore"):
-            out[lo] = self.below * np.exp(log_ndtr(z[lo]) - log_ndtr(self.za))
-            out[hi] = 1.0 - self.above * np.exp(log_ndtr(-z[hi]) - log_ndtr(-self.zb))
-        return _unit(out)
+        return _final_cdf(_z(t, self.loc, self.scale), self.za, self.zb, self.below, self.above)
 
     def quantile(self, p: np.ndarray, domain: Domain) -> np.ndarray:
         """The inverse of `cdf_at`, in internal units (clipped to finite values)."""
@@ -407,10 +451,15 @@ class _Quantiles:
             raise SpecError(self.path, "these quantiles cannot be fitted (the fit is degenerate)")
         t_bounds = _t_of_x(transform, np.array([domain.lower, domain.upper]), domain)
 
-        def final_cdf(loc: float, scale: float) -> np.ndarray:
-            return _ParametricModel.on_bounds(transform, loc, scale, t_bounds, self.tails, domain).cdf_at_t(t)
+        def final_cdf_rows(locs: np.ndarray, scales: np.ndarray) -> np.ndarray:
+            """The final CDF at the typed x for several models at once (rows), as _ParametricModel computes it."""
+            locs, scales = locs[:, None], scales[:, None]
+            z_bounds = _z(t_bounds[None, :], locs, scales)
+            za, zb = z_bounds[:, :1], z_bounds[:, 1:]
+            below, above = _tail_masses(za, zb, self.tails, domain)
+            return _final_cdf(_z(t[None, :], locs, scales), za, zb, below, above)
 
-        loc_value, scale_value = refine_in_p(final_cdf, self.p, loc_value, scale_value)
+        loc_value, scale_value = refine_in_p(final_cdf_rows, self.p, loc_value, scale_value)
         return family, _ParametricModel.build(transform, loc_value, scale_value, self.tails, domain)
 
     def build(self, domain: Domain) -> Distribution:

@@ -66,37 +66,51 @@ def lognormal_from_interval(low, high, coverage: float = 0.9):
 
 
 _LOG_SCALE_STEP = 40.0  # the search moves ln(scale) at most this far from the start: e^40 ~ 2e17 times either way
+_DIFF_STEP = 1e-7  # forward-difference step in (a, b), both of order one: truncation ~1e-7, round-off ~1e-9
 
 
 def refine_in_p(
-    model_cdf: Callable[[float, float], np.ndarray], p: np.ndarray, loc: float, scale: float
+    model_cdf_rows: Callable[[np.ndarray, np.ndarray], np.ndarray], p: np.ndarray, loc: float, scale: float
 ) -> tuple[float, float]:
-    """The (loc, scale) minimising sum_i (model_cdf(loc, scale)[i] - p[i])^2, searched from a start (loc, scale).
+    """The (loc, scale) minimising sum_i (F(x_i) - p_i)^2 for a model's final CDF F, searched from a start.
 
-    `model_cdf(loc, scale)` gives the model's final CDF at each typed x (k >= 2 values, finite, in [0, 1]).
-    Least squares in p is what "the stored CDF meets the typed quantiles" means; the closed-form fit on the quantile
-    function is the start. The search runs over (a, b) with loc = loc0 + scale0 a and scale = scale0 e^b, so both
-    are of order one whatever the question's units (1e308 on a linear axis, 1e-9 sigmas). Returns the start when the
-    search finds nothing better, so the result is never worse than the start.
+    `model_cdf_rows(locs, scales)` evaluates m models at once: locs, scales (m,) -> the final CDF at each typed x,
+    (m, k), finite, in [0, 1] (k >= 2). Least squares in p is what "the stored CDF meets the typed quantiles" means;
+    the closed-form fit on the quantile function is the start. The search runs over (a, b) with loc = loc0 + scale0 a
+    and scale = scale0 e^b, so both are of order one whatever the question's units (1e308 on a linear axis, 1e-9
+    sigmas). Never returns worse than the start.
+
+    MINPACK's Levenberg-Marquardt (lmder). Each residual evaluation asks for three models in one call, the point and
+    its two forward differences, and keeps the Jacobian for MINPACK's next request at that point: the model's cost
+    is numpy's per-call overhead on k values, so three rows cost little more than one. Zero-residual problems (two
+    points, when some model passes through both) converge to round-off.
     """
     p = np.asarray(p, dtype=np.float64)
+    offsets = np.array([[0.0, 0.0], [_DIFF_STEP, 0.0], [0.0, _DIFF_STEP]])
+    kept: dict[bytes, np.ndarray] = {}
 
-    def params(theta: np.ndarray) -> tuple[float, float]:
-        b = min(max(float(theta[1]), -_LOG_SCALE_STEP), _LOG_SCALE_STEP)
-        return loc + scale * float(theta[0]), scale * math.exp(b)
+    def params(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        theta = np.atleast_2d(theta)
+        return loc + scale * theta[:, 0], scale * np.exp(np.clip(theta[:, 1], -_LOG_SCALE_STEP, _LOG_SCALE_STEP))
 
     def residuals(theta: np.ndarray) -> np.ndarray:
-        return model_cdf(*params(theta)) - p
+        rows = model_cdf_rows(*params(theta + offsets)) - p
+        kept.clear()
+        kept[theta.tobytes()] = (rows[1:] - rows[0]).T / _DIFF_STEP  # (k, 2)
+        return rows[0]
+
+    def jacobian(theta: np.ndarray) -> np.ndarray:
+        if theta.tobytes() not in kept:
+            residuals(theta)
+        return kept[theta.tobytes()]
 
     start = np.zeros(2)
     start_cost = float(np.sum(residuals(start) ** 2))
     if start_cost == 0.0:
         return loc, scale
-    # MINPACK's Levenberg-Marquardt (lmdif: it differences the residuals itself, with no Python between the calls):
-    # two parameters, k residuals. Zero-residual problems (two points, when the model can pass through both) converge
-    # quadratically to round-off.
-    found_theta, *_ = leastsq(residuals, start, xtol=1e-10, ftol=1e-10, gtol=0.0, maxfev=400, full_output=True)
-    found = params(found_theta)
-    if not (np.all(np.isfinite(found_theta)) and math.isfinite(found[0]) and math.isfinite(found[1]) and found[1] > 0):
+    found_theta, *_ = leastsq(residuals, start, Dfun=jacobian, xtol=1e-10, ftol=1e-10, gtol=0.0, maxfev=400,
+                              full_output=True)
+    found_loc, found_scale = (float(v[0]) for v in params(found_theta))
+    if not (math.isfinite(found_loc) and math.isfinite(found_scale) and found_scale > 0):
         return loc, scale
-    return found if float(np.sum(residuals(found_theta) ** 2)) < start_cost else (loc, scale)
+    return (found_loc, found_scale) if float(np.sum(residuals(found_theta) ** 2)) < start_cost else (loc, scale)

@@ -27,8 +27,8 @@ TARGET_P95_MS = 20.0
 COMPUTE = Domain.create(lower=1.0, upper=1e20, scale="log", open_lower=False, open_upper=True, horizon="2030-01-01")
 AGI = Domain.create(lower="2020-01-01", upper="2100-12-31", scale="date", open_lower=True, open_upper=True)
 THREE = [{"p": 0.05, "x": 3e11}, {"p": 0.5, "x": 2e12}, {"p": 0.95, "x": 3e13}]
-AGI_POSTERIOR = {"type": "quantiles", "mass_below": 0.03, "mass_above": 0.40,
-                 "points": [{"p": 0.2, "x": "2030-01-01"}, {"p": 0.4, "x": "2045-01-01"}, {"p": 0.55, "x": "2070-01-01"}]}
+AGI_POSTERIOR = {"type": "quantiles", "mass_below": 0.03, "mass_above": 0.40, "points": [
+    {"p": 0.2, "x": "2030-01-01"}, {"p": 0.4, "x": "2045-01-01"}, {"p": 0.55, "x": "2070-01-01"}]}
 
 
 def lognormal_mixture(k: int) -> dict:
@@ -40,7 +40,8 @@ def lognormal_mixture(k: int) -> dict:
 def quantile_mixture(k: int) -> dict:
     return {"type": "mixture", "components": [
         {"weight": 1.0, "spec": {"type": "quantiles", "points": [
-            {"p": 0.05, "x": 10.0 ** (7 + i % 5)}, {"p": 0.5, "x": 10.0 ** (9 + i % 5)}, {"p": 0.95, "x": 10.0 ** (14 + i % 4)}]}}
+            {"p": 0.05, "x": 10.0 ** (7 + i % 5)}, {"p": 0.5, "x": 10.0 ** (9 + i % 5)},
+            {"p": 0.95, "x": 10.0 ** (14 + i % 4)}]}}
         for i in range(k)]}
 
 

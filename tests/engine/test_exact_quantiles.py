@@ -47,7 +47,8 @@ def domains(draw):
     else:
         start = dt.date(1900, 1, 1) + dt.timedelta(days=draw(st.integers(0, 200 * 365)))
         # at least 20 years: a grid step is then > 36 days, so rounding a typed date to the day moves it < 2% of a step
-        lower, upper = start.isoformat(), (start + dt.timedelta(days=draw(st.integers(20 * 365, 300 * 365)))).isoformat()
+        end = start + dt.timedelta(days=draw(st.integers(20 * 365, 300 * 365)))
+        lower, upper = start.isoformat(), end.isoformat()
     return {"lower": lower, "upper": upper, "scale": scale,
             "open_lower": draw(st.booleans()), "open_upper": draw(st.booleans())}
 

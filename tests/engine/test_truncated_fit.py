@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from scipy import stats
+from scipy import integrate, stats
 from scipy.special import ndtri
 
 from amplification.distributions import from_spec
@@ -41,11 +41,15 @@ def bounds_of(args):
 
 def share_inside(z, a, b):
     """P(Z <= z | a <= Z <= b) for a standard normal Z: (Phi(z) - Phi(a)) / (Phi(b) - Phi(a)), written with log-CDFs
-    (log-survival functions in the upper tail) so that a range far out in a tail keeps its digits. A range too narrow
-    in z for the difference of logs to resolve has a flat density across it."""
+    (log-survival functions in the upper tail) so that a range far out in a tail keeps its digits; a range too narrow
+    in z for a difference of logs, by quadrature."""
     z = np.asarray(z, dtype=float)
-    if b - a < 1e-8:
-        return (z - a) / (b - a)
+    if b - a < 1e-3:  # a difference of logs loses digits here; quadrature of the density does not
+
+        def mass(lo, hi):
+            return integrate.quad(stats.norm.pdf, lo, hi, epsabs=0, epsrel=1e-12)[0]
+
+        return np.array([mass(a, v) for v in np.atleast_1d(z)]) / mass(a, b)
     if a > 0:
         lz, la, lb = stats.norm.logsf(z), stats.norm.logsf(a), stats.norm.logsf(b)
         return np.expm1(lz - la) / np.expm1(lb - la)
@@ -80,7 +84,9 @@ def final_cdf(args, loc, scale, spec, x):
 
 
 def params_of(fit):
-    return (fit.params["mu"], fit.params["sigma"]) if fit.family == "lognormal" else (fit.params["mean"], fit.params["sd"])
+    if fit.family == "lognormal":
+        return fit.params["mu"], fit.params["sigma"]
+    return fit.params["mean"], fit.params["sd"]
 
 
 def typed_x(args, spec):
@@ -189,6 +195,7 @@ def three_point_cases(draw):
     us = sorted(draw(st.lists(st.floats(0.02, 0.98), min_size=3, max_size=3, unique=True)))
     raw = sorted(draw(st.lists(st.floats(0.02, 0.98), min_size=3, max_size=3, unique=True)))
     ps = [below + (1 - below - above) * r for r in raw]
+    assume(ps[0] < ps[1] < ps[2])  # distinct raw values can round to one p
     if args["scale"] == "log":
         xs = [lower * (upper / lower) ** u for u in us]
     else:
