@@ -207,9 +207,9 @@ def _conditional(z: np.ndarray, za, zb) -> np.ndarray:
     z = np.asarray(z, dtype=np.float64)
     za, zb = np.asarray(za, dtype=np.float64), np.asarray(zb, dtype=np.float64)
     upper = za + zb > 0  # the range lies in the upper tail, where survival functions keep the digits
-    if np.all(upper):
+    if upper.all():
         share, den = _share_from_survival(z, za, zb)
-    elif not np.any(upper):
+    elif not upper.any():
         share, den = _share_from_cdf(z, za, zb)
     else:  # rows on both sides (only ever in the fit's batches)
         share_s, den_s = _share_from_survival(z, za, zb)
@@ -217,7 +217,7 @@ def _conditional(z: np.ndarray, za, zb) -> np.ndarray:
         share, den = np.where(upper, share_s, share_c), np.where(upper, den_s, den_c)
     width = zb - za
     narrow = (width > 0) & (width < _NARROW_Z)
-    if np.any(narrow):
+    if narrow.any():
         # The difference of log CDFs keeps only eps / width of its digits here (5e-8 at a width of 1e-9, from a
         # fit whose sigma ran off toward a flat shape). ln phi is exactly quadratic, so across a narrow range
         # Phi(z) - Phi(za) = phi((za + z) / 2) (z - za) (1 + O(width^2 z^2)): the share is the linear one tilted by
@@ -227,7 +227,7 @@ def _conditional(z: np.ndarray, za, zb) -> np.ndarray:
             tilted = (z - za) / width * np.exp((whole - middle) * (whole + middle) / 2)
         share, den = np.where(narrow, tilted, share), np.where(narrow, 1.0, den)
     resolved = (den > 0) & np.isfinite(den)
-    if np.all(resolved):
+    if resolved.all():
         return _unit(share)
     # The range is too narrow in z to resolve (a huge sigma: flat) or lies entirely at the clip (a tiny sigma far
     # away: all mass piles at the near bound).

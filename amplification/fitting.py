@@ -87,22 +87,25 @@ def refine_in_p(
     """
     p = np.asarray(p, dtype=np.float64)
     offsets = np.array([[0.0, 0.0], [_DIFF_STEP, 0.0], [0.0, _DIFF_STEP]])
-    kept: dict[bytes, np.ndarray] = {}
+    kept: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # the last point: its residuals and Jacobian
 
     def params(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         theta = np.atleast_2d(theta)
         return loc + scale * theta[:, 0], scale * np.exp(np.clip(theta[:, 1], -_LOG_SCALE_STEP, _LOG_SCALE_STEP))
 
+    def evaluate(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        key = theta.tobytes()
+        if key not in kept:  # MINPACK (and scipy's input check) ask for the same point more than once
+            rows = model_cdf_rows(*params(theta + offsets)) - p
+            kept.clear()
+            kept[key] = rows[0], (rows[1:] - rows[0]).T / _DIFF_STEP  # (k,), (k, 2)
+        return kept[key]
+
     def residuals(theta: np.ndarray) -> np.ndarray:
-        rows = model_cdf_rows(*params(theta + offsets)) - p
-        kept.clear()
-        kept[theta.tobytes()] = (rows[1:] - rows[0]).T / _DIFF_STEP  # (k, 2)
-        return rows[0]
+        return evaluate(theta)[0]
 
     def jacobian(theta: np.ndarray) -> np.ndarray:
-        if theta.tobytes() not in kept:
-            residuals(theta)
-        return kept[theta.tobytes()]
+        return evaluate(theta)[1]
 
     start = np.zeros(2)
     start_cost = float(np.sum(residuals(start) ** 2))

@@ -85,14 +85,29 @@ def timed(spec: dict, domain: Domain, calls: int) -> np.ndarray:
     return times * 1e3
 
 
+def numpy_call_us() -> float:
+    """Median time of one tiny numpy call in this run: the engine's preview work is mostly such calls, so this is
+    the yardstick for how busy the (shared) machine was while the figures below were taken."""
+    a = np.ones(3)
+    times = []
+    for _ in range(200):
+        start = time.perf_counter()
+        for _ in range(100):
+            np.add(a, a)
+        times.append((time.perf_counter() - start) / 100)
+    return float(np.median(times)) * 1e6
+
+
 def main() -> None:
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     print(machine())
+    print(f"one numpy call on 3 values (np.add): {numpy_call_us():.2f} us, median in this run")
     print(f"from_spec + summarize, {calls:,} calls each (ms); target p95 <= {TARGET_P95_MS:g} ms for the whole preview")
     print(f"{'spec':<44} {'median':>8} {'p95':>8} {'max':>8}")
     for name, spec, domain in CASES:
         ms = timed(spec, domain, calls)
         print(f"{name:<44} {np.median(ms):8.3f} {np.percentile(ms, 95):8.3f} {ms.max():8.3f}")
+    print(f"one numpy call on 3 values (np.add), after: {numpy_call_us():.2f} us")
 
 
 if __name__ == "__main__":
