@@ -12,8 +12,8 @@ Every spec is validated completely before anything is computed: a bad one raises
 
 A quantile's p is the TOTAL probability P(X <= x), tail masses included, everywhere (specs, fits, summaries).
 A ``quantiles`` spec has two shapes: ``"fitted"`` (the default), the (log)normal whose final CDF (truncated, tails
-as above) is closest in p to the typed points; and ``"exact"``, a monotone (PCHIP) interpolation of the CDF on the
-question's axis u whose stored 201-point CDF passes through every typed point and tail mass (see `_Quantiles`).
+as above) is closest in p to the typed points; and ``"exact"``, a monotone interpolation of Phi^-1(CDF) along the
+question's axis u whose stored 201-point CDF passes through every typed point and tail mass (`_Quantiles`).
 A ``trend`` spec (log scale) extrapolates a value by doublings with a lognormal doubling time; its CDF is closed form.
 """
 
