@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from amplification.distributions import from_spec
@@ -139,3 +141,36 @@ def test_it_rejects_a_horizon_that_is_not_a_date():
     with pytest.raises(SpecError) as info:
         Domain.create(lower=1, upper=10, scale="log", open_lower=True, open_upper=True, horizon="soon")
     assert info.value.path == "horizon"
+
+
+@st.composite
+def trend_cases(draw):
+    lower = 10.0 ** draw(st.floats(-100, 100))
+    domain = Domain.create(lower=lower, upper=lower * 10.0 ** draw(st.floats(0.1, 100)), scale="log",
+                           open_lower=draw(st.booleans()), open_upper=draw(st.booleans()))
+    spec = {"type": "trend", "value": min(lower * 10.0 ** draw(st.floats(-50, 50)), domain.upper / 2),
+            "at": "2020-05-01"}
+    spec["at_date"] = (dt.date(2020, 5, 2) + dt.timedelta(days=draw(st.integers(0, 36500)))).isoformat()
+    low = 10.0 ** draw(st.floats(-3, 3))
+    spec["doubling_months"] = {"low": low, "high": low * 10.0 ** draw(st.floats(0.01, 3))}
+    if domain.open_lower and draw(st.booleans()):
+        spec["mass_below"] = draw(st.floats(0, 0.45))
+    if domain.open_upper and draw(st.booleans()):
+        spec["mass_above"] = draw(st.floats(0, 0.45))
+    return domain, spec
+
+
+@settings(max_examples=200, deadline=None)
+@given(trend_cases())
+def test_every_valid_trend_gives_a_valid_cdf(case):
+    domain, spec = case
+    cdf = from_spec(spec, domain).cdf
+    assert np.all(np.isfinite(cdf)) and np.all(np.diff(cdf) >= 0) and cdf[0] >= 0 and cdf[-1] <= 1
+    if "mass_below" in spec:
+        assert abs(cdf[0] - spec["mass_below"]) <= 1e-12
+    if "mass_above" in spec:
+        assert abs(1 - cdf[-1] - spec["mass_above"]) <= 1e-12
+    if not domain.open_lower:
+        assert cdf[0] == 0
+    if not domain.open_upper:
+        assert cdf[-1] == 1
