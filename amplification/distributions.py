@@ -192,9 +192,10 @@ def _x_of_t(transform: str, t: np.ndarray, domain: Domain, origin: float = 0.0) 
 def _z(t: np.ndarray, loc: float | np.ndarray, scale: float | np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         z = (np.asarray(t, dtype=np.float64) - loc) / scale
-    # Infinities clip to +-_Z_CLIP; NaN (inf - inf, inf / inf) becomes 0. Plain ufuncs rather than np.nan_to_num and
-    # np.clip: this runs in the fit's inner loop, where those cost several times as much on short arrays.
-    return np.minimum(np.maximum(np.where(z == z, z, 0.0), -_Z_CLIP), _Z_CLIP)
+    # Infinities (t = -inf where x has no probability, overflow) clip to +-_Z_CLIP. fmax/fmin rather than np.clip and
+    # np.nan_to_num, which cost several times as much on the short arrays of the fit's inner loop; a NaN (which
+    # finite loc and scale > 0 never give) would become -_Z_CLIP, still a usable number.
+    return np.fmin(np.fmax(z, -_Z_CLIP), _Z_CLIP)
 
 
 def _conditional(z: np.ndarray, za, zb) -> np.ndarray:
@@ -216,6 +217,8 @@ def _conditional(z: np.ndarray, za, zb) -> np.ndarray:
         share_c, den_c = _share_from_cdf(z, za, zb)
         share, den = np.where(upper, share_s, share_c), np.where(upper, den_s, den_c)
     width = zb - za
+    if ((den > 0) & (den < np.inf) & (width >= _NARROW_Z)).all():  # the usual case, in one test
+        return _unit(share)
     narrow = (width > 0) & (width < _NARROW_Z)
     if narrow.any():
         # The difference of log CDFs keeps only eps / width of its digits here (5e-8 at a width of 1e-9, from a
