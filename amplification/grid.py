@@ -72,17 +72,21 @@ def format_date(days: float) -> str:
 @dataclass(frozen=True)
 class Domain:
     """A question's range. `lower`/`upper` are in internal units: x itself on linear/log scales, days since
-    1970-01-01 (float) on the date scale."""
+    1970-01-01 (float) on the date scale. `horizon` is the question's resolution date in days since 1970-01-01
+    (on every scale: a trend spec extrapolates to it when the spec names no `at_date`), or None."""
 
     lower: float
     upper: float
     scale: str  # "linear" | "log" | "date"
     open_lower: bool
     open_upper: bool
+    horizon: float | None = None
 
     @classmethod
-    def create(cls, *, lower, upper, scale, open_lower, open_upper) -> Domain:
-        """Validate and build a domain; bounds are numbers, or ISO date strings / `datetime.date` on the date scale."""
+    def create(cls, *, lower, upper, scale, open_lower, open_upper, horizon=None) -> Domain:
+        """Validate and build a domain; bounds are numbers, or ISO date strings / `datetime.date` on the date scale.
+        `horizon` is None, a date (ISO string, `datetime.date`, or `datetime.datetime`, read as UTC when naive), or
+        a number of days since 1970-01-01."""
         if scale not in SCALES:
             raise SpecError("scale", f"must be one of {', '.join(SCALES)}")
         for name, flag in (("open_lower", open_lower), ("open_upper", open_upper)):
@@ -104,7 +108,10 @@ class Domain:
         if not math.isfinite(width):
             what = "upper / lower" if scale == "log" else "upper - lower"
             raise SpecError("upper", f"{what} overflows; the range is too wide")
-        return cls(lower=lo, upper=hi, scale=scale, open_lower=bool(open_lower), open_upper=bool(open_upper))
+        if horizon is not None:
+            horizon = parse_number(horizon, "horizon") if is_number(horizon) else parse_date(horizon, "horizon")
+        return cls(lower=lo, upper=hi, scale=scale, open_lower=bool(open_lower), open_upper=bool(open_upper),
+                   horizon=horizon)
 
     def to_u(self, x: ArrayLike) -> np.ndarray:
         """Question axis (internal units) -> u; 0 at lower, 1 at upper, not clipped (values beyond extrapolate)."""

@@ -72,8 +72,11 @@ class Question(models.Model):
 
     @property
     def domain(self) -> Domain:
+        # The horizon (days since 1970-01-01) is where a trend spec without its own `at_date` extrapolates to: the
+        # question's closing time, when the expert's view is taken.
         return Domain(
-            lower=self.lower, upper=self.upper, scale=self.scale, open_lower=self.open_lower, open_upper=self.open_upper
+            lower=self.lower, upper=self.upper, scale=self.scale, open_lower=self.open_lower,
+            open_upper=self.open_upper, horizon=self.closes_at.timestamp() / 86400.0 if self.closes_at else None,
         )
 
     def is_past_close(self, now=None) -> bool:
