@@ -97,7 +97,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class NotificationsReadSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=10_000)
+    ids = serializers.ListField(child=id_field(), required=False, max_length=10_000)
     all = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs):

@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from forecasts import demo, jobs, notifications, prizes, services
@@ -92,9 +93,11 @@ def test_it_notifies_when_a_question_closes_at_closes_at(django_capture_on_commi
     services.prior_set(question=question, user=expert, spec=demo.COMPUTE_PRIOR)
     services.question_open(question=question, user=expert)
     services.evidence_post(question=question, author=alice, body="a comment, no prediction")
+    # Beat closes once the grace for on-time arrivals has passed (FA_CLOSE_GRACE_SECONDS), and only once.
+    grace = timedelta(seconds=settings.FA_CLOSE_GRACE_SECONDS)
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.questions_close_due(now=closes + timedelta(seconds=1)) == 1
-        assert services.questions_close_due(now=closes + timedelta(seconds=2)) == 0
+        assert services.questions_close_due(now=closes + grace + timedelta(seconds=1)) == 1
+        assert services.questions_close_due(now=closes + grace + timedelta(seconds=2)) == 0
     assert rows() == {("alice", K.QUESTION_CLOSED): 1, ("expert", K.POSTERIOR_DUE): 1}
 
 
