@@ -206,10 +206,15 @@ class QuestionForm(forms.Form):
     open_upper = forms.BooleanField(required=False, label="Mass may lie above the range")
     blind = forms.BooleanField(required=False, initial=True, label="Weigh evidence blind", help_text=(
         "you see comments under pseudonyms (Commenter A, B, ...) until you publish your posterior"))
-    # A datetime-local input shows no zone; the server reads the value as UTC (pages.question_new), so it says so.
+    # A plain text box showing and taking exactly what its help says: a browser's datetime-local picker shows the
+    # value in the reader's locale ("12/07/2026, 11:00 AM") while the server reads it as UTC (pages.question_new).
+    # The ISO "T" form is accepted too, for clients that send it.
     closes_at = forms.DateTimeField(
         label="Closes at (UTC)", help_text="Date and time in UTC, not your local time: YYYY-MM-DD HH:MM",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"placeholder": "YYYY-MM-DD HH:MM", "inputmode": "numeric",
+                                          "pattern": r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?"},
+                                   format="%Y-%m-%d %H:%M"),
         initial=lambda: (datetime.now(UTC) + timedelta(days=7)).replace(minute=0, second=0, microsecond=0,
                                                                           tzinfo=None))
 

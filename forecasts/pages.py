@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC
+from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core import signing
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from . import limits, notifications, permissions, prizes, records, selectors, services
@@ -178,6 +180,15 @@ def signup(request):
             return redirect(next_url)
     return render(request, "registration/signup.html", {"form": form, "next": next_url},
                   status=400 if form.errors else 200)
+
+
+FAVICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
+
+
+@cache_control(max_age=86400, public=True)
+def favicon(request):
+    """/favicon.ico, which browsers ask for whatever the page links: the site's SVG icon rather than a 404."""
+    return HttpResponse(FAVICON.read_bytes(), content_type="image/svg+xml")
 
 
 def question_list(request):
@@ -481,6 +492,7 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
         e.influence = influences.get(e.pk)
         e.influence_share = (f"{e.influence.weight / total_weight:.0%}" if e.influence and total_weight > 0
                              else None)
+    expert_view = permissions.is_expert(request.user, question) or permissions.is_organizer(request.user)
     context = {
         "question": question,
         "lower": question.domain.format_x(question.lower),
@@ -490,8 +502,9 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
         "prior": prior,
         "posterior": posterior,
         "aggregate": aggregate,
-        "prior_warnings": fit_warnings(prior),
-        "posterior_warnings": fit_warnings(posterior),
+        # The fit notes speak to whoever typed the quantiles: the expert (and the organizers who help them).
+        "prior_warnings": fit_warnings(prior) if expert_view else [],
+        "posterior_warnings": fit_warnings(posterior) if expert_view else [],
         "my_prediction_warnings": fit_warnings(my_prediction),
         "results_plot": results_plot(question, {"prior": prior, "posterior": posterior, "aggregate": aggregate,
                                                 "yours": my_prediction}),

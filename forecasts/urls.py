@@ -5,6 +5,7 @@ from . import pages
 app_name = "forecasts"
 urlpatterns = [
     path("", pages.question_list, name="question-list"),
+    path("favicon.ico", pages.favicon, name="favicon"),
     path("accounts/signup/", pages.signup, name="signup"),
     path("users/<str:username>/", pages.user_profile, name="user-profile"),
     path("accounts/verify/<str:token>/", pages.email_verify, name="email-verify"),
