@@ -4,6 +4,8 @@ numbers without JavaScript, and the forms post without it."""
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from datetime import UTC
 from pathlib import Path
@@ -492,6 +494,7 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
         e.influence = influences.get(e.pk)
         e.influence_share = (f"{e.influence.weight / total_weight:.0%}" if e.influence and total_weight > 0
                              else None)
+    allocation = question.allocations.filter(state="awarded").prefetch_related("payouts__user").first()
     expert_view = permissions.is_expert(request.user, question) or permissions.is_organizer(request.user)
     context = {
         "question": question,
@@ -514,7 +517,11 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
         "authors_hidden": names is not None,
         "log_visible": permissions.log_entries_visible(question),
         "scores": selectors.scores_list(question)[:100],
-        "allocation": question.allocations.filter(state="awarded").prefetch_related("payouts__user").first(),
+        "allocation": allocation,
+        "allocation_rules": ((PRIZE_RULES.get(allocation.accuracy_rule, allocation.accuracy_rule),
+                              PRIZE_RULES.get(allocation.evidence_rule, allocation.evidence_rule))
+                             if allocation is not None else None),
+        "draw": draw_audit(question, allocation),
         "my_prediction": my_prediction,
         "report": selectors.question_report(question) if permissions.crowd_visible(question, request.user) else None,
         "pools": (selectors.pools_side_by_side(question) if permissions.crowd_visible(question, request.user)
@@ -523,6 +530,42 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
         **forms,
     }
     return render(request, "forecasts/question_detail.html", context, status=status)
+
+
+# Each prize rule in a sentence, for the prize table (the exact rules: docs/prizes.md).
+PRIZE_RULES = {
+    "winner_takes_all": "the best-ranked prediction (lowest KL to the posterior) takes the whole pool; tied "
+                        "predictions split it",
+    "top_k": "the top-ranked predictions share the pool by fixed shares per rank; ties pool their ranks' shares",
+    "proportional_skill": "split in proportion to each prediction's positive skill over the prior; no skill, no prize",
+    "proportional": "split in proportion to the expert's influence weights",
+    "draw": "the whole pool goes to ONE comment, drawn at random with chances proportional to the expert's influence "
+            "weights, from a seed committed before the weights existed; anyone can re-run it",
+}
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@functools.cache
+def draw_snippet() -> str:
+    """The standard-library re-run of the evidence draw, exactly as docs/prizes.md gives it (and its tests run)."""
+    text = (DOCS / "prizes.md").read_text(encoding="utf-8")
+    after = text.split("<!-- draw-snippet -->", 1)[1]
+    return after.split("```python\n", 1)[1].split("```", 1)[0].rstrip()
+
+
+def draw_audit(question, allocation) -> dict | None:
+    """An awarded draw as the page shows it: each entry's chance (its share of the weight units), the seed, its
+    commitment, the winner, and the call that re-runs it with the snippet of docs/prizes.md."""
+    draw = allocation.draw if allocation is not None else None
+    if not draw or not permissions.draw_seed_visible(question):
+        return None
+    total = draw["total"]
+    entries = [{**e, "evidence_id": int(e["key"]) if _ID.fullmatch(e["key"]) else None,
+                "chance": e["units"] / total if total else 0.0, "won": e["key"] == draw["winner"]}
+               for e in draw["entries"]]
+    weights = {e["key"]: str(e["weight"]) for e in draw["entries"]}
+    return {**draw, "entries": entries, "snippet": draw_snippet(),
+            "call": f"print(draw({json.dumps(draw['seed'])}, {json.dumps(weights)}))"}
 
 
 # The calibration bars' full length, in SVG user units (the largest bin fills it).

@@ -60,3 +60,70 @@ def test_it_shows_the_pooled_forecast_as_a_row(django_capture_on_commit_callback
     assert pool and "Crowd (pooled" in pool.group(0)
     kl = question.aggregate.scores["kl"]
     assert f"{kl:.4f}" in pool.group(0)
+
+
+def rerun_draw(seed: str, weights: dict[str, str]) -> str:
+    """docs/prizes.md's draw written out again here, independently of the page and of amplification.allocation."""
+    import hashlib
+    from decimal import ROUND_HALF_EVEN, Decimal
+
+    units = [(k, int((Decimal(w) * 10**6).to_integral_value(ROUND_HALF_EVEN))) for k, w in sorted(weights.items())]
+    units = [(k, u) for k, u in units if u > 0]
+    total = sum(u for _, u in units)
+    message = seed + "\n" + "\n".join(f"{k}:{u}" for k, u in units)
+    limit = 2**256 - 2**256 % total
+    counter = 0
+    while True:
+        value = int.from_bytes(hashlib.sha256(f"{message}\n{counter}".encode()).digest(), "big")
+        if value < limit:
+            break
+        counter += 1
+    r = value % total
+    running = 0
+    for k, u in units:
+        running += u
+        if running > r:
+            return k
+    raise AssertionError("unreachable")
+
+
+def _awarded_draw(capture, expert, organizer, alice, bob, carol):
+    from forecasts.prizes import prizes_award, prizes_draft
+
+    question = build_scored_question(capture, expert=expert, predictions={alice: CLOSE, bob: WRONG_WAY},
+                                     evidence={alice: 1, bob: 2, carol: 0.5})
+    with capture(execute=True):
+        draft = prizes_draft(question=question, user=organizer, accuracy_pool="30.00", evidence_pool="20.00",
+                             accuracy_rule="winner_takes_all", evidence_rule="draw")
+        prizes_award(question=question, user=organizer, allocation_id=draft.pk)
+    question.refresh_from_db()
+    return question
+
+
+def test_it_names_the_prize_rules_and_lets_anyone_rerun_the_draw(
+    django_capture_on_commit_callbacks, expert, organizer, alice, bob, carol
+):
+    import hashlib
+    from html import unescape
+
+    question = _awarded_draw(django_capture_on_commit_callbacks, expert, organizer, alice, bob, carol)
+    html = _web().get(f"/questions/{question.pk}/").content.decode()
+    rules = re.search(r'<ul data-testid="prize-rules">.*?</ul>', html, re.S).group(0)
+    assert "Accuracy pool: 30.00 USD" in rules and "winner_takes_all" in rules
+    assert "Evidence pool: 20.00 USD" in rules and "drawn at random" in rules
+    seed = re.search(r'data-testid="draw-seed">([0-9a-f]+)<', html).group(1)
+    commitment = re.search(r'data-testid="draw-commitment">([0-9a-f]+)<', html).group(1)
+    assert hashlib.sha256(seed.encode()).hexdigest() == commitment == question.draw_commitment
+    weights = dict(re.findall(r'data-testid="draw-entry" data-key="(\d+)" data-weight="([^"]+)"', html))
+    assert len(weights) == 3
+    # The page's own snippet and call, run as printed, name the winner the page shows.
+    code = unescape(re.search(r'<code data-testid="draw-snippet">(.*?)</code>', html, re.S).group(1))
+    printed: list = []
+    exec(code, {"print": printed.append})  # the page's published re-run, on the values it shows
+    winner = re.search(r'data-testid="draw-winner" data-key="(\d+)"', html).group(1)
+    assert printed == [winner] == [rerun_draw(seed, weights)]
+    # each chance is the weight's share, in the page's words
+    total = sum(float(w) for w in weights.values())
+    for key, weight in weights.items():
+        row = re.search(rf'data-key="{key}" data-weight.*?</tr>', html, re.S).group(0)
+        assert f"({float(weight) / total:.4f})" in row
