@@ -85,16 +85,40 @@ def plot_series(key: str, label: str, dist, **extra) -> dict:
             "mass_above": dist.mass_above, "summary": dist.summary, **extra}
 
 
-def results_plot(question, stored: dict) -> dict | None:
-    """The page's plot of its stored distributions (those present), for static/js/plot.js through json_script."""
-    series = [plot_series(key, label, stored[key]) for key, label in SERIES if stored.get(key) is not None]
+# At most this many predictions are drawn beneath the results (the newest first): beyond it a page would carry
+# megabytes of CDFs and the lines would be one grey smear anyway. The plot's legend says how many are drawn.
+MAX_CROWD_CURVES = 300
+
+
+def crowd_series(question, user) -> tuple[list[dict], int]:
+    """Every current prediction as a faint curve, once the crowd is visible (and []), with the count of them all.
+    One query; each curve is named by its author, the viewer's own marked "(you)"."""
+    if not permissions.crowd_visible(question, user):
+        return [], 0
+    rows = list(question.predictions.filter(is_current=True).select_related("author")
+                .order_by("-created_at", "-pk")[:MAX_CROWD_CURVES + 1])
+    total = len(rows) if len(rows) <= MAX_CROWD_CURVES else question.predictions.filter(is_current=True).count()
+    series = []
+    for p in rows[:MAX_CROWD_CURVES]:
+        mine = user.is_authenticated and p.author_id == user.pk
+        label = f"Prediction by {p.author.username}{' (you)' if mine else ''}"
+        series.append(plot_series(f"prediction-{p.pk}", label, p, style="crowd", faint=True, mine=mine,
+                                  author=p.author.username))
+    return series, total
+
+
+def results_plot(question, stored: dict, crowd: tuple[list[dict], int] = ([], 0)) -> dict | None:
+    """The page's plot of its stored distributions (those present), for static/js/plot.js through json_script;
+    `crowd` (crowd_series) adds every prediction beneath them, faint."""
+    faint, total = crowd
+    series = faint + [plot_series(key, label, stored[key]) for key, label in SERIES if stored.get(key) is not None]
     if not series:
         return None
     # Every curve has its median and 90% interval marked; the newest word on the question (posterior, else the pooled
     # crowd, else the prior) also has them written out, and its tail percentages where the others' do not fit.
-    primary = next((s for s in reversed(series) if s["key"] != "yours"), series[-1])
+    primary = next((s for s in reversed(series) if s["key"] != "yours" and not s.get("faint")), series[-1])
     primary["primary"] = True
-    return {"axis": plot_axis(question), "series": series}
+    return {"axis": plot_axis(question), "series": series, "crowd_total": total}
 
 
 def editor_data(question, kind: str, *, prior, my_prediction) -> dict:
@@ -510,7 +534,8 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
         "posterior_warnings": fit_warnings(posterior) if expert_view else [],
         "my_prediction_warnings": fit_warnings(my_prediction),
         "results_plot": results_plot(question, {"prior": prior, "posterior": posterior, "aggregate": aggregate,
-                                                "yours": my_prediction}),
+                                                "yours": my_prediction},
+                                     crowd_series(question, request.user)),
         **editors,
         "evidence": evidence,
         "influence_shown": posterior is not None,
