@@ -155,9 +155,15 @@ def quick_initial(dist, question: Question) -> dict:
 class InfluenceForm(forms.Form):
     """The posterior's influence weights: one weight (and an optional note) per comment the expert did not write."""
 
+    # The fields are drawn inside each evidence item on the page, away from the posterior's <form>, and belong to it
+    # through the HTML form= attribute: the expert types a weight beside the comment it weighs, and one submit posts
+    # the posterior with every weight, with or without JavaScript.
+    FORM_ID = "posterior-form"
+
     def __init__(self, *args, evidence, expert_id: int, note_max_length: int, author_name=None, **kwargs):
         """`author_name(evidence)` labels each comment's author as the expert may see it (a pseudonym when blind)."""
         super().__init__(*args, **kwargs)
+        owner = {"form": self.FORM_ID}
         self.evidence_ids: list[int] = []
         for e in evidence:
             if e.author_id == expert_id:
@@ -166,9 +172,10 @@ class InfluenceForm(forms.Form):
             name = author_name(e) if author_name else e.author.username
             self.fields[f"influence-{e.pk}"] = forms.FloatField(
                 label=f"Weight for #{e.pk} ({name})", required=False, min_value=0,
-                widget=forms.NumberInput(attrs={"step": "any", "placeholder": "0"}))
+                widget=forms.NumberInput(attrs={"step": "any", "placeholder": "0", "min": "0", **owner}))
             self.fields[f"note-{e.pk}"] = forms.CharField(
-                label=f"Why #{e.pk} moved you (optional)", required=False, max_length=note_max_length)
+                label=f"Why #{e.pk} moved you (optional)", required=False, max_length=note_max_length,
+                widget=forms.TextInput(attrs=owner))
 
     def influence(self) -> tuple[list[dict], list[int]]:
         """The service's `influence` list (empty weights left out) and, for each entry, the evidence id it is for."""

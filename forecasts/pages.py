@@ -512,7 +512,12 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
     influences = ({i.evidence_id: i for i in question.influences.all()} if posterior is not None else {})
     total_weight = sum(i.weight for i in influences.values())
     names = selectors.author_names(question, request.user)  # pseudonyms for an expert weighing blind
+    influence_form = forms.get("influence_form")
     for e in evidence:
+        # The expert's weight and note for this comment, drawn beside it (InfluenceForm.FORM_ID ties them to the form).
+        if influence_form is not None and f"influence-{e.pk}" in influence_form.fields:
+            e.weight_field = influence_form[f"influence-{e.pk}"]
+            e.note_field = influence_form[f"note-{e.pk}"]
         e.shown_author = selectors.shown_author(e, names)
         e.endorsed_by_me = e.pk in mine
         e.influence = influences.get(e.pk)

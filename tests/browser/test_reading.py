@@ -181,3 +181,30 @@ def test_a_finished_question_draws_every_prediction_explains_and_rechecks_its_dr
     assert len(weights) == 3
     assert page.get_by_test_id("draw-winner").get_attribute("data-key") == rerun_draw(seed, weights)
     assert "def draw(seed, weights):" in page.get_by_test_id("draw-snippet").text_content()
+
+
+def test_the_expert_types_each_weight_beside_the_evidence_and_publishes(live_server, world, page):  # noqa: F811
+    from forecasts.models import Influence, Question
+
+    closed = world["closed"]
+    log_in(page, live_server.url, "rohin")
+    page.goto(f"{live_server.url}/questions/{closed.pk}/")
+    posterior = page.get_by_role("form", name="posterior")
+    for name, value in (("p5", "1e7"), ("p50", "1e9"), ("p95", "1e11")):
+        posterior.locator(f"input[name='posterior-{name}']").fill(value)
+    weights = {}
+    for i, item in enumerate(page.locator("[data-testid^=weigh-]").all()):
+        evidence_id = int(item.get_attribute("data-testid").removeprefix("weigh-"))
+        # the box sits inside that comment's own block, not in the posterior's form
+        assert page.locator(f"#evidence-{evidence_id} [data-testid=weigh-{evidence_id}]").count() == 1
+        assert item.locator("xpath=ancestor::form").count() == 0
+        weights[evidence_id] = 1.0 + i
+        item.locator("input[name^='influence-']").fill(str(weights[evidence_id]))
+        item.locator("input[name^='note-']").fill(f"note {i}")
+    assert len(weights) == 2
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("publish-beside").click()
+    page.wait_for_load_state()
+    assert Question.objects.get(pk=closed.pk).posterior is not None
+    stored = dict(Influence.objects.filter(question=closed).values_list("evidence_id", "weight"))
+    assert stored == weights

@@ -127,3 +127,24 @@ def test_it_names_the_prize_rules_and_lets_anyone_rerun_the_draw(
     for key, weight in weights.items():
         row = re.search(rf'data-key="{key}" data-weight.*?</tr>', html, re.S).group(0)
         assert f"({float(weight) / total:.4f})" in row
+
+
+def test_it_puts_each_weight_beside_its_evidence_and_keeps_refused_ones_there(expert, alice, closed_question):
+    from tests.pages.test_question_page import _evidence_before_close, act, prefixed
+
+    e = _evidence_before_close(closed_question, alice)
+    html = _web(expert).get(f"/questions/{closed_question.pk}/").content.decode()
+    item = re.search(rf'<div class="evidence" id="evidence-{e.pk}".*?data-testid="weigh-{e.pk}">(.*?)</div>',
+                     html, re.S)
+    assert item, "no weight box in the evidence item"
+    assert f'name="influence-{e.pk}"' in item.group(1) and f'name="note-{e.pk}"' in item.group(1)
+    assert item.group(1).count('form="posterior-form"') == 2
+    assert 'id="posterior-form"' in html and 'form="posterior-form"' in html.split('data-testid="publish-beside"')[0]
+    # a commenter gets no weight boxes
+    assert "data-testid=\"weigh-" not in _web(alice).get(f"/questions/{closed_question.pk}/").content.decode()
+    # refused: the typed weight and note stay in their evidence item, with the rule beside them
+    data = {**prefixed("posterior", {"p5": "1e7", "p50": "1e9", "p95": "1e11"}), f"influence-{e.pk}": "-1",
+            f"note-{e.pk}": "the cost argument"}
+    html = act(_web(expert), closed_question, "posterior", data).content.decode()
+    item = re.search(rf'data-testid="weigh-{e.pk}">(.*?)</div>', html, re.S).group(1)
+    assert 'value="-1"' in item and 'value="the cost argument"' in item and "errorlist" in item
