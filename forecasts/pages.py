@@ -611,13 +611,17 @@ def _calibration_rows(counts: list[int]) -> list[dict]:
 
 
 def user_profile(request, username: str):
-    """A user's track record, as the viewer may see it (forecasts.records.track_record), and calibration bars."""
+    """A user's track record, as the viewer may see it (forecasts.records.track_record), and calibration bars; then
+    their predictions, evidence and prizes (records.user_activity: only what the viewer may see)."""
     try:
         record = records.track_record(username=username, viewer=request.user)
+        activity = records.user_activity(username=username, viewer=request.user)
     except NotFound as exc:
         raise Http404("no such user") from exc
     context = {
         "record": record,
+        **activity,
+        "is_me": request.user.is_authenticated and request.user.get_username() == record["username"],
         "bar_width": CALIBRATION_BAR_WIDTH,
         "calibration": [
             {"name": "posterior", "label": "Where the expert's posterior median fell in each prediction",
@@ -627,6 +631,46 @@ def user_profile(request, username: str):
         ],
     }
     return render(request, "forecasts/user_profile.html", context)
+
+
+# --- competitions and leaderboards (what the API has, as pages) ----------------------------------------------------
+
+
+def competition_list(request):
+    competitions = list(selectors.competitions_list())
+    visible = set(selectors.questions_visible(request.user).filter(competitions__in=competitions)
+                  .values_list("pk", flat=True))
+    for c in competitions:
+        c.shown_questions = [q for q in c.questions.all() if q.pk in visible]
+    return render(request, "forecasts/competition_list.html", {"competitions": competitions})
+
+
+def competition_detail(request, pk: int):
+    """A competition: its questions (those the viewer may see), its leaderboard across them and its award."""
+    try:
+        competition = selectors.competition_get(pk)
+    except NotFound as exc:
+        raise Http404("no such competition") from exc
+    award = selectors.competition_award(competition)
+    paid = {p.user_id: p.amount for p in award.payouts.all()} if award else {}
+    board = selectors.competition_leaderboard(competition)
+    for entry in board:
+        entry["payout"] = paid.get(entry["user_id"]) if award else None
+        entry["mine"] = entry["user_id"] == request.user.pk
+    context = {
+        "competition": competition,
+        "questions": selectors.questions_visible(request.user).filter(competitions=competition).order_by("pk"),
+        "board": board,
+        "award": award,
+    }
+    return render(request, "forecasts/competition_detail.html", context)
+
+
+def question_leaderboard(request, pk: int):
+    """A question's scores best first with each user's payout once awarded (GET /api/questions/{id}/leaderboard/)."""
+    question = get_object_or_404(selectors.questions_visible(request.user), pk=pk)
+    board = selectors.question_leaderboard(question)
+    return render(request, "forecasts/leaderboard.html", {"question": question, "board": board})
 
 
 # --- notifications and email ---------------------------------------------------------------------------------------

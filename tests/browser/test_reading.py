@@ -56,7 +56,11 @@ def world(db):
         services.evidence_post(question=closed, author=author, body=f"{author.username}'s reading of the trend")
         services.prediction_submit(question=closed, author=author, spec=POSTERIOR_SPEC)
     services.question_close(question=closed, user=rohin)
-    return {"finished": finished, "draft": draft, "open": opened, "closed": closed}
+    from forecasts.prizes import competition_create
+
+    competition = competition_create(user=User.objects.get(username="organizer"), name="The 2020 reference runs",
+                                     question_ids=[q.pk for q in finished[:2]], pool="500.00")
+    return {"finished": finished, "draft": draft, "open": opened, "closed": closed, "competition": competition}
 
 
 def log_in(page, base: str, username: str) -> None:  # noqa: F811
@@ -106,7 +110,9 @@ def test_every_page_fits_the_screen_and_passes_axe(live_server, world, page, wid
                ("question-open", f"/questions/{world['open'].pk}/"),
                ("question-awarded-log", f"/questions/{compute.pk}/"),
                ("question-awarded-date", f"/questions/{agi.pk}/"),
-               ("profile", "/users/alice/")]
+               ("profile", "/users/alice/"), ("competitions", "/competitions/"),
+               ("competition", f"/competitions/{world['competition'].pk}/"),
+               ("leaderboard", f"/questions/{compute.pk}/leaderboard/")]
     for name, path in visitor:
         page.goto(base + path)
         check_page(page, name, width)
@@ -120,6 +126,8 @@ def test_every_page_fits_the_screen_and_passes_axe(live_server, world, page, wid
     log_in(page, base, "alice")
     page.goto(f"{base}/questions/{agi.pk}/")
     check_page(page, "question-awarded-commenter", width)
+    page.goto(f"{base}/users/alice/")
+    check_page(page, "profile-own", width)
     assert favicon_misses == []
 
 
@@ -204,7 +212,7 @@ def test_the_expert_types_each_weight_beside_the_evidence_and_publishes(live_ser
     assert len(weights) == 2
     page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_test_id("publish-beside").click()
-    page.wait_for_load_state()
-    assert Question.objects.get(pk=closed.pk).posterior is not None
+    page.get_by_test_id("messages").filter(has_text="Posterior published").wait_for(timeout=15_000)
+    assert Question.objects.filter(pk=closed.pk, posterior__isnull=False).exists()
     stored = dict(Influence.objects.filter(question=closed).values_list("evidence_id", "weight"))
     assert stored == weights

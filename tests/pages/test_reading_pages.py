@@ -148,3 +148,58 @@ def test_it_puts_each_weight_beside_its_evidence_and_keeps_refused_ones_there(ex
     html = act(_web(expert), closed_question, "posterior", data).content.decode()
     item = re.search(rf'data-testid="weigh-{e.pk}">(.*?)</div>', html, re.S).group(1)
     assert 'value="-1"' in item and 'value="the cost argument"' in item and "errorlist" in item
+
+
+def test_it_shows_competitions_their_leaderboard_and_award(
+    django_capture_on_commit_callbacks, expert, organizer, alice, bob
+):
+    from forecasts.prizes import competition_award, competition_create
+
+    question = build_scored_question(django_capture_on_commit_callbacks, expert=expert,
+                                     predictions={alice: CLOSE, bob: WRONG_WAY})
+    competition = competition_create(user=organizer, name="Compute 2020", question_ids=[question.pk], pool="40.00")
+    html = _web().get("/competitions/").content.decode()
+    assert "Compute 2020" in html and f"/competitions/{competition.pk}/" in html
+    html = _web(alice).get(f"/competitions/{competition.pk}/").content.decode()
+    board = re.search(r'data-testid="competition-board">.*?</table>', html, re.S).group(0)
+    rows = re.findall(r"<tr.*?</tr>", board.split("<tbody>")[1], re.S)
+    assert ">alice</a> <strong>(you)</strong>" in rows[0] and ">bob</a>" in rows[1]
+    assert "Payout" not in board
+    competition_award(competition=competition, user=organizer)
+    board = re.search(r'data-testid="competition-board">.*?</table>',
+                      _web().get(f"/competitions/{competition.pk}/").content.decode(), re.S).group(0)
+    assert "Payout (USD)" in board and "40.00" in board
+    assert _web().get("/competitions/999999/").status_code == 404
+
+
+def test_it_shows_a_question_leaderboard_and_the_export_links(
+    django_capture_on_commit_callbacks, expert, alice, bob
+):
+    question = build_scored_question(django_capture_on_commit_callbacks, expert=expert,
+                                     predictions={alice: CLOSE, bob: WRONG_WAY})
+    html = _web(bob).get(f"/questions/{question.pk}/leaderboard/").content.decode()
+    rows = re.findall(r"<tr.*?</tr>", html.split("<tbody>")[1], re.S)
+    assert ">alice</a>" in rows[0] and ">bob</a> <strong>(you)</strong>" in rows[1]
+    page_html = _web(bob).get(f"/questions/{question.pk}/").content.decode()
+    assert f'href="/questions/{question.pk}/leaderboard/"' in page_html
+    assert f'href="/api/questions/{question.pk}/export/metaculus/"' in page_html
+    assert f'href="/api/questions/{question.pk}/report.csv"' in page_html
+    assert _web(bob).get(f"/api/questions/{question.pk}/export/metaculus/").status_code == 200
+
+
+def test_a_users_page_lists_only_what_the_viewer_may_see(expert, alice, bob, open_question):
+    from forecasts import services
+    from tests.conftest import POSTERIOR_SPEC
+
+    services.prediction_submit(question=open_question, author=alice, spec=POSTERIOR_SPEC)
+    services.evidence_post(question=open_question, author=alice, body="alice's visible argument")
+    mine = _web(alice).get("/users/alice/").content.decode()
+    assert open_question.title[:40] in re.search(r'data-testid="user-predictions">.*?</section>', mine, re.S).group(0)
+    # the crowd is hidden until the posterior: bob sees no prediction of alice's, only her evidence
+    theirs = _web(bob).get("/users/alice/").content.decode()
+    assert open_question.title[:40] not in re.search(r'data-testid="user-predictions">.*?</section>', theirs,
+                                                     re.S).group(0)
+    assert "alice&#x27;s visible argument" in theirs
+    # the blind expert may not learn who wrote what from a list by author
+    assert open_question.blind
+    assert "visible argument" not in _web(expert).get("/users/alice/").content.decode()
