@@ -15,6 +15,9 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core import signing
+from django.core.paginator import Paginator
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -45,6 +48,7 @@ from .models import (
     Notification,
     NotificationKind,
     NotificationPreference,
+    Prediction,
     PrizeAllocation,
 )
 from .throttles import signup_throttled
@@ -217,10 +221,52 @@ def favicon(request):
     return HttpResponse(FAVICON.read_bytes(), content_type="image/svg+xml")
 
 
+# The home page's filters (?show=...): a word a visitor reads, and the statuses it covers ("mine" is by person).
+LIST_FILTERS = {
+    "all": ("All", None),
+    "open": ("Open", ("open",)),
+    "closed": ("Closed, awaiting the posterior", ("closed",)),
+    "finished": ("Finished", ("resolved", "scored", "awarded")),
+    "mine": ("Mine", None),
+}
+QUESTIONS_PER_PAGE = 20
+
+
 def question_list(request):
+    """The home page: what the platform is, the questions by filter with their counts, a page at a time."""
     services.questions_close_due()  # the server's clock decides the status shown, with or without beat
-    questions = selectors.questions_visible(request.user)[:200]
-    return render(request, "forecasts/question_list.html", {"questions": questions})
+    show = request.GET.get("show", "all")
+    if show not in LIST_FILTERS or (show == "mine" and not request.user.is_authenticated):
+        show = "all"
+    questions = selectors.questions_visible(request.user)
+    statuses = LIST_FILTERS[show][1]
+    if statuses:
+        questions = questions.filter(status__in=statuses)
+    elif show == "mine":
+        user = request.user
+        questions = questions.filter(Q(expert=user) | Q(created_by=user) | Q(predictions__author=user)
+                                     | Q(evidence__author=user)).distinct()
+    awarded = PrizeAllocation.objects.filter(question=OuterRef("pk"), state=PrizeAllocation.State.AWARDED)
+    def count_of(rows):
+        # A correlated count per question: joining both tables and counting distinct would multiply the rows.
+        return Coalesce(Subquery(rows.filter(question=OuterRef("pk")).order_by().values("question")
+                                 .annotate(n=Count("pk")).values("n")), 0)
+
+    questions = questions.annotate(
+        n_evidence=count_of(Evidence.objects.all()),
+        n_predictions=count_of(Prediction.objects.filter(is_current=True)),
+        prize_pool=Subquery(awarded.annotate(total=F("accuracy_pool") + F("evidence_pool")).values("total")[:1]),
+        prize_currency=Subquery(awarded.values("currency")[:1]),
+    ).order_by("-created_at", "-pk")
+    page = Paginator(questions, QUESTIONS_PER_PAGE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    for q in page:
+        q.crowd_shown = permissions.crowd_visible(q, request.user)
+        q.closes_in = q.closes_at - now if q.status == "open" and q.closes_at > now else None
+    filters = [(key, label) for key, (label, _) in LIST_FILTERS.items()
+               if key != "mine" or request.user.is_authenticated]
+    return render(request, "forecasts/question_list.html", {"page": page, "questions": page.object_list,
+                                                             "show": show, "filters": filters})
 
 
 def _forms_for(request, question, my_prediction=None) -> dict:

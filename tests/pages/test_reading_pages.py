@@ -203,3 +203,48 @@ def test_a_users_page_lists_only_what_the_viewer_may_see(expert, alice, bob, ope
     # the blind expert may not learn who wrote what from a list by author
     assert open_question.blind
     assert "visible argument" not in _web(expert).get("/users/alice/").content.decode()
+
+
+def test_the_home_page_explains_filters_counts_and_pages(
+    django_capture_on_commit_callbacks, expert, alice, bob, carol, open_question
+):
+    from forecasts import pages, services
+    from tests.conftest import POSTERIOR_SPEC
+
+    scored = build_scored_question(django_capture_on_commit_callbacks, expert=expert, title="Finished one",
+                                   predictions={alice: CLOSE, bob: WRONG_WAY}, evidence={alice: 1})
+    services.evidence_post(question=open_question, author=alice, body="e1")
+    services.evidence_post(question=open_question, author=bob, body="e2")
+    services.prediction_submit(question=open_question, author=alice, spec=POSTERIOR_SPEC)
+    html = _web().get("/").content.decode()
+    assert 'data-testid="about"' in html and "amplified" in html
+
+    def card(html, question):
+        return re.search(rf'data-testid="question-{question.pk}">.*?</li>', html, re.S).group(0)
+
+    opened = card(html, open_question)
+    assert "2 evidence items" in opened and "predictions hidden until the posterior" in opened
+    assert "closes in" in opened
+    finished = card(html, scored)
+    assert "1 evidence item<" in finished and "2 predictions" in finished
+    # filters
+    only_open = _web().get("/?show=open").content.decode()
+    assert f'data-testid="question-{open_question.pk}"' in only_open
+    assert f'data-testid="question-{scored.pk}"' not in only_open
+    only_finished = _web().get("/?show=finished").content.decode()
+    assert f'data-testid="question-{scored.pk}"' in only_finished
+    assert f'data-testid="question-{open_question.pk}"' not in only_finished
+    assert "No questions under this filter" in _web().get("/?show=closed").content.decode()
+    mine = _web(bob).get("/?show=mine").content.decode()
+    assert f'data-testid="question-{open_question.pk}"' in mine and f'data-testid="question-{scored.pk}"' in mine
+    # carol took part in nothing: "mine" is empty for her
+    assert "No questions under this filter" in _web(carol).get("/?show=mine").content.decode()
+    # pages
+    original = pages.QUESTIONS_PER_PAGE
+    pages.QUESTIONS_PER_PAGE = 1
+    try:
+        first, second = (_web().get(f"/?page={n}").content.decode() for n in (1, 2))
+    finally:
+        pages.QUESTIONS_PER_PAGE = original
+    assert "Page 1 of 2" in first and 'rel="next"' in first and "Page 2 of 2" in second
+    assert card(first, scored) and f'data-testid="question-{open_question.pk}"' not in first
