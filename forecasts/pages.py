@@ -549,7 +549,7 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
             forms[key] = form
     editors = {f"{kind}_editor": editor_data(question, kind, prior=prior, my_prediction=my_prediction)
                for kind in ("prior", "prediction", "posterior") if f"{kind}_form" in forms}
-    evidence = list(selectors.evidence_list(question))
+    evidence_page, roots, evidence = _evidence_thread(request, question, every="influence_form" in forms)
     if request.user.is_authenticated:
         mine = set(Endorsement.objects.filter(user=request.user, evidence__question=question)
                    .values_list("evidence_id", flat=True))
@@ -588,7 +588,9 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
                                                 "yours": my_prediction},
                                      crowd_series(question, request.user)),
         **editors,
-        "evidence": evidence,
+        "evidence": roots,
+        "evidence_page": evidence_page,
+        "evidence_count": evidence_page.paginator.count if evidence_page is not None else len(roots),
         "influence_shown": posterior is not None,
         "authors_hidden": names is not None,
         "log_visible": permissions.log_entries_visible(question),
@@ -642,6 +644,39 @@ def draw_audit(question, allocation) -> dict | None:
     weights = {e["key"]: str(e["weight"]) for e in draw["entries"]}
     return {**draw, "entries": entries, "snippet": draw_snippet(),
             "call": f"print(draw({json.dumps(draw['seed'])}, {json.dumps(weights)}))"}
+
+
+# Top-level evidence items per page of a question (replies go with their parent), and how deep replies are followed.
+EVIDENCE_PER_PAGE = 50
+REPLY_DEPTH = 4
+
+
+def _evidence_thread(request, question, *, every: bool):
+    """(page or None, the top-level items shown, every item shown) of the question's evidence: a page of top-level
+    items (?evidence_page=N) with their replies under them (`children`), REPLY_DEPTH levels deep at one query a
+    level. `every`: no pages, for the expert weighing every comment at once (each weight box must be on the page)."""
+    rows = selectors.evidence_list(question).order_by("created_at", "pk")
+    roots_qs = rows.filter(parent__isnull=True)
+    page = None
+    if every:
+        roots = list(roots_qs)
+    else:
+        page = Paginator(roots_qs, EVIDENCE_PER_PAGE).get_page(request.GET.get("evidence_page"))
+        roots = list(page.object_list)
+    shown, level = list(roots), roots
+    for _ in range(REPLY_DEPTH):
+        if not level:
+            break
+        by_id = {e.pk: e for e in level}
+        for e in level:
+            e.children = []
+        level = list(rows.filter(parent_id__in=list(by_id)))
+        for reply in level:
+            by_id[reply.parent_id].children.append(reply)
+        shown.extend(level)
+    for e in level:
+        e.children = []
+    return page, roots, shown
 
 
 # The calibration bars' full length, in SVG user units (the largest bin fills it).

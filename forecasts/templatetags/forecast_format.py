@@ -1,4 +1,7 @@
 from django import template
+from django.utils.safestring import mark_safe
+
+from forecasts.markup import render_markdown
 
 register = template.Library()
 
@@ -27,3 +30,9 @@ def skill_reading(value):
     if value < -SKILL_NOISE:
         return "worse than the prior"
     return "same as the prior"
+
+
+@register.filter
+def markdown(text):
+    """An evidence body as sanitised HTML (forecasts.markup: markdown-it-py, then nh3's allow-list)."""
+    return mark_safe(render_markdown(text))  # nh3 has just sanitised it
