@@ -195,6 +195,9 @@ class EvidenceForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=limits.MAX_EVIDENCE_BODY)
     sources = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
                               help_text="One link per line")
+    # Set by the reply box under an evidence item: the item this one answers (the service checks it is this
+    # question's).
+    parent = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
 
     def clean_sources(self) -> list[str]:
         validator = forms.URLField(assume_scheme="https")

@@ -454,8 +454,10 @@ def question_act(request, pk: int, action: str):
                            prediction)
                 elif action == "evidence":
                     services.evidence_post(question=question, author=user, body=form.cleaned_data["body"],
-                                           sources=form.cleaned_data["sources"])
-                    messages.success(request, "Evidence posted.")
+                                           sources=form.cleaned_data["sources"],
+                                           parent_id=form.cleaned_data.get("parent"))
+                    messages.success(request, "Reply posted." if form.cleaned_data.get("parent") else
+                                     "Evidence posted.")
                 elif action == "prizes":
                     draft = prizes.prizes_draft(question=question, user=user, **form.cleaned_data)
                     messages.success(request, f"Draft allocation #{draft.pk} computed: check it below, then award it.")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from tests.browser.test_editor import fill, wait_ready
 from tests.browser.test_pages import page  # noqa: F401 - the shared Chromium fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -128,6 +129,10 @@ def test_every_page_fits_the_screen_and_passes_axe(live_server, world, page, wid
     check_page(page, "question-awarded-commenter", width)
     page.goto(f"{base}/users/alice/")
     check_page(page, "profile-own", width)
+    log_in(page, base, "bob")  # a commenter on an open question: the forms, and a reply box under each item
+    page.goto(f"{base}/questions/{world['open'].pk}/")
+    page.locator("details.reply summary").first.click()
+    check_page(page, "question-open-commenter", width)
     assert favicon_misses == []
 
 
@@ -198,8 +203,7 @@ def test_the_expert_types_each_weight_beside_the_evidence_and_publishes(live_ser
     log_in(page, live_server.url, "rohin")
     page.goto(f"{live_server.url}/questions/{closed.pk}/")
     posterior = page.get_by_role("form", name="posterior")
-    for name, value in (("p5", "1e7"), ("p50", "1e9"), ("p95", "1e11")):
-        posterior.locator(f"input[name='posterior-{name}']").fill(value)
+    fill(posterior, "1e7", "1e9", "1e11")
     weights = {}
     for i, item in enumerate(page.locator("[data-testid^=weigh-]").all()):
         evidence_id = int(item.get_attribute("data-testid").removeprefix("weigh-"))
@@ -211,8 +215,13 @@ def test_the_expert_types_each_weight_beside_the_evidence_and_publishes(live_ser
         item.locator("input[name^='note-']").fill(f"note {i}")
     assert len(weights) == 2
     page.on("dialog", lambda dialog: dialog.accept())
+    wait_ready(posterior)  # the editor posts once its preview has answered for what is typed
+    invalid = page.evaluate("""() => [...document.getElementById('posterior-form').elements]
+        .filter(e => !e.checkValidity()).map(e => e.name + ': ' + e.validationMessage)""")
+    assert invalid == []
     page.get_by_test_id("publish-beside").click()
-    page.get_by_test_id("messages").filter(has_text="Posterior published").wait_for(timeout=15_000)
+    page.get_by_test_id("messages").wait_for(timeout=15_000)
+    assert "Posterior published" in page.get_by_test_id("messages").inner_text()
     assert Question.objects.filter(pk=closed.pk, posterior__isnull=False).exists()
     stored = dict(Influence.objects.filter(question=closed).values_list("evidence_id", "weight"))
     assert stored == weights

@@ -122,3 +122,20 @@ def test_a_thousand_items_are_paginated_in_a_bounded_number_of_queries(
         assert f'data-testid="evidence-{rows[-1].pk}"' in last and f'data-testid="evidence-{rows[0].pk}"' not in last
     else:
         assert 'data-testid="evidence-pages"' not in html and shown == count + 4
+
+
+def test_a_reply_posted_from_the_page_sits_under_its_parent(alice, bob, open_question):
+    first = services.evidence_post(question=open_question, author=alice, body="The trend says so.")
+    client = Client()
+    client.force_login(bob)
+    response = client.post(f"/questions/{open_question.pk}/evidence/",
+                           {"evidence-body": "It broke in 2019.", "evidence-parent": str(first.pk)})
+    assert response.status_code == 302
+    reply = Evidence.objects.get(body="It broke in 2019.")
+    assert reply.parent_id == first.pk
+    html = client.get(f"/questions/{open_question.pk}/").content.decode()
+    assert re.search(rf'aria-label="replies to #{first.pk}".*?data-testid="evidence-{reply.pk}"', html, re.S)
+    # a parent that is not on this question is refused, and nothing is stored
+    response = client.post(f"/questions/{open_question.pk}/evidence/",
+                           {"evidence-body": "Stray reply", "evidence-parent": str(reply.pk + 1000)})
+    assert response.status_code == 400 and not Evidence.objects.filter(body="Stray reply").exists()
