@@ -155,9 +155,15 @@ def quick_initial(dist, question: Question) -> dict:
 class InfluenceForm(forms.Form):
     """The posterior's influence weights: one weight (and an optional note) per comment the expert did not write."""
 
+    # The fields are drawn inside each evidence item on the page, away from the posterior's <form>, and belong to it
+    # through the HTML form= attribute: the expert types a weight beside the comment it weighs, and one submit posts
+    # the posterior with every weight, with or without JavaScript.
+    FORM_ID = "posterior-form"
+
     def __init__(self, *args, evidence, expert_id: int, note_max_length: int, author_name=None, **kwargs):
         """`author_name(evidence)` labels each comment's author as the expert may see it (a pseudonym when blind)."""
         super().__init__(*args, **kwargs)
+        owner = {"form": self.FORM_ID}
         self.evidence_ids: list[int] = []
         for e in evidence:
             if e.author_id == expert_id:
@@ -166,9 +172,10 @@ class InfluenceForm(forms.Form):
             name = author_name(e) if author_name else e.author.username
             self.fields[f"influence-{e.pk}"] = forms.FloatField(
                 label=f"Weight for #{e.pk} ({name})", required=False, min_value=0,
-                widget=forms.NumberInput(attrs={"step": "any", "placeholder": "0"}))
+                widget=forms.NumberInput(attrs={"step": "any", "placeholder": "0", "min": "0", **owner}))
             self.fields[f"note-{e.pk}"] = forms.CharField(
-                label=f"Why #{e.pk} moved you (optional)", required=False, max_length=note_max_length)
+                label=f"Why #{e.pk} moved you (optional)", required=False, max_length=note_max_length,
+                widget=forms.TextInput(attrs=owner))
 
     def influence(self) -> tuple[list[dict], list[int]]:
         """The service's `influence` list (empty weights left out) and, for each entry, the evidence id it is for."""
@@ -188,6 +195,9 @@ class EvidenceForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=limits.MAX_EVIDENCE_BODY)
     sources = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
                               help_text="One link per line")
+    # Set by the reply box under an evidence item: the item this one answers (the service checks it is this
+    # question's).
+    parent = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
 
     def clean_sources(self) -> list[str]:
         validator = forms.URLField(assume_scheme="https")
@@ -206,10 +216,15 @@ class QuestionForm(forms.Form):
     open_upper = forms.BooleanField(required=False, label="Mass may lie above the range")
     blind = forms.BooleanField(required=False, initial=True, label="Weigh evidence blind", help_text=(
         "you see comments under pseudonyms (Commenter A, B, ...) until you publish your posterior"))
-    # A datetime-local input shows no zone; the server reads the value as UTC (pages.question_new), so it says so.
+    # A plain text box showing and taking exactly what its help says: a browser's datetime-local picker shows the
+    # value in the reader's locale ("12/07/2026, 11:00 AM") while the server reads it as UTC (pages.question_new).
+    # The ISO "T" form is accepted too, for clients that send it.
     closes_at = forms.DateTimeField(
         label="Closes at (UTC)", help_text="Date and time in UTC, not your local time: YYYY-MM-DD HH:MM",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"placeholder": "YYYY-MM-DD HH:MM", "inputmode": "numeric",
+                                          "pattern": r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?"},
+                                   format="%Y-%m-%d %H:%M"),
         initial=lambda: (datetime.now(UTC) + timedelta(days=7)).replace(minute=0, second=0, microsecond=0,
                                                                           tzinfo=None))
 

@@ -4,10 +4,13 @@ numbers without JavaScript, and the forms post without it."""
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -16,11 +19,15 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core import signing
+from django.core.paginator import Paginator
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from . import limits, notifications, permissions, prizes, records, selectors, services
@@ -46,6 +53,7 @@ from .models import (
     Notification,
     NotificationKind,
     NotificationPreference,
+    Prediction,
     PrizeAllocation,
     Status,
 )
@@ -88,16 +96,40 @@ def plot_series(key: str, label: str, dist, **extra) -> dict:
             "mass_above": dist.mass_above, "summary": dist.summary, **extra}
 
 
-def results_plot(question, stored: dict) -> dict | None:
-    """The page's plot of its stored distributions (those present), for static/js/plot.js through json_script."""
-    series = [plot_series(key, label, stored[key]) for key, label in SERIES if stored.get(key) is not None]
+# At most this many predictions are drawn beneath the results (the newest first): beyond it a page would carry
+# megabytes of CDFs and the lines would be one grey smear anyway. The plot's legend says how many are drawn.
+MAX_CROWD_CURVES = 300
+
+
+def crowd_series(question, user) -> tuple[list[dict], int]:
+    """Every current prediction as a faint curve, once the crowd is visible (and []), with the count of them all.
+    One query; each curve is named by its author, the viewer's own marked "(you)"."""
+    if not permissions.crowd_visible(question, user):
+        return [], 0
+    rows = list(question.predictions.filter(is_current=True).select_related("author")
+                .order_by("-created_at", "-pk")[:MAX_CROWD_CURVES + 1])
+    total = len(rows) if len(rows) <= MAX_CROWD_CURVES else question.predictions.filter(is_current=True).count()
+    series = []
+    for p in rows[:MAX_CROWD_CURVES]:
+        mine = user.is_authenticated and p.author_id == user.pk
+        label = f"Prediction by {p.author.username}{' (you)' if mine else ''}"
+        series.append(plot_series(f"prediction-{p.pk}", label, p, style="crowd", faint=True, mine=mine,
+                                  author=p.author.username))
+    return series, total
+
+
+def results_plot(question, stored: dict, crowd: tuple[list[dict], int] = ([], 0)) -> dict | None:
+    """The page's plot of its stored distributions (those present), for static/js/plot.js through json_script;
+    `crowd` (crowd_series) adds every prediction beneath them, faint."""
+    faint, total = crowd
+    series = faint + [plot_series(key, label, stored[key]) for key, label in SERIES if stored.get(key) is not None]
     if not series:
         return None
     # Every curve has its median and 90% interval marked; the newest word on the question (posterior, else the pooled
     # crowd, else the prior) also has them written out, and its tail percentages where the others' do not fit.
-    primary = next((s for s in reversed(series) if s["key"] != "yours"), series[-1])
+    primary = next((s for s in reversed(series) if s["key"] != "yours" and not s.get("faint")), series[-1])
     primary["primary"] = True
-    return {"axis": plot_axis(question), "series": series}
+    return {"axis": plot_axis(question), "series": series, "crowd_total": total}
 
 
 def editor_data(question, kind: str, *, prior, my_prediction) -> dict:
@@ -186,10 +218,61 @@ def signup(request):
                   status=400 if form.errors else 200)
 
 
+FAVICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
+
+
+@cache_control(max_age=86400, public=True)
+def favicon(request):
+    """/favicon.ico, which browsers ask for whatever the page links: the site's SVG icon rather than a 404."""
+    return HttpResponse(FAVICON.read_bytes(), content_type="image/svg+xml")
+
+
+# The home page's filters (?show=...): a word a visitor reads, and the statuses it covers ("mine" is by person).
+LIST_FILTERS = {
+    "all": ("All", None),
+    "open": ("Open", ("open",)),
+    "closed": ("Closed, awaiting the posterior", ("closed",)),
+    "finished": ("Finished", ("resolved", "scored", "awarded")),
+    "mine": ("Mine", None),
+}
+QUESTIONS_PER_PAGE = 20
+
+
 def question_list(request):
+    """The home page: what the platform is, the questions by filter with their counts, a page at a time."""
     services.questions_close_due()  # the server's clock decides the status shown, with or without beat
-    questions = selectors.questions_visible(request.user)[:200]
-    return render(request, "forecasts/question_list.html", {"questions": questions})
+    show = request.GET.get("show", "all")
+    if show not in LIST_FILTERS or (show == "mine" and not request.user.is_authenticated):
+        show = "all"
+    questions = selectors.questions_visible(request.user)
+    statuses = LIST_FILTERS[show][1]
+    if statuses:
+        questions = questions.filter(status__in=statuses)
+    elif show == "mine":
+        user = request.user
+        questions = questions.filter(Q(expert=user) | Q(created_by=user) | Q(predictions__author=user)
+                                     | Q(evidence__author=user)).distinct()
+    awarded = PrizeAllocation.objects.filter(question=OuterRef("pk"), state=PrizeAllocation.State.AWARDED)
+    def count_of(rows):
+        # A correlated count per question: joining both tables and counting distinct would multiply the rows.
+        return Coalesce(Subquery(rows.filter(question=OuterRef("pk")).order_by().values("question")
+                                 .annotate(n=Count("pk")).values("n")), 0)
+
+    questions = questions.annotate(
+        n_evidence=count_of(Evidence.objects.all()),
+        n_predictions=count_of(Prediction.objects.filter(is_current=True)),
+        prize_pool=Subquery(awarded.annotate(total=F("accuracy_pool") + F("evidence_pool")).values("total")[:1]),
+        prize_currency=Subquery(awarded.values("currency")[:1]),
+    ).order_by("-created_at", "-pk")
+    page = Paginator(questions, QUESTIONS_PER_PAGE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    for q in page:
+        q.crowd_shown = permissions.crowd_visible(q, request.user)
+        q.closes_in = q.closes_at - now if q.status == "open" and q.closes_at > now else None
+    filters = [(key, label) for key, (label, _) in LIST_FILTERS.items()
+               if key != "mine" or request.user.is_authenticated]
+    return render(request, "forecasts/question_list.html", {"page": page, "questions": page.object_list,
+                                                             "show": show, "filters": filters})
 
 
 def _forms_for(request, question, my_prediction=None) -> dict:
@@ -359,9 +442,10 @@ def _save_prediction(request, question, form, _influence_form):
 
 
 def _save_evidence(request, question, form, _influence_form):
+    parent = form.cleaned_data.get("parent")
     services.evidence_post(question=question, author=request.user, body=form.cleaned_data["body"],
-                           sources=form.cleaned_data["sources"], arrived_at=arrival_of(request))
-    messages.success(request, "Evidence posted.")
+                           sources=form.cleaned_data["sources"], parent_id=parent, arrived_at=arrival_of(request))
+    messages.success(request, "Reply posted." if parent else "Evidence posted.")
 
 
 def _save_prizes(request, question, form, _influence_form):
@@ -528,7 +612,7 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
             forms[key] = form
     editors = {f"{kind}_editor": editor_data(question, kind, prior=prior, my_prediction=my_prediction)
                for kind in ("prior", "prediction", "posterior") if f"{kind}_form" in forms}
-    evidence = list(selectors.evidence_list(question))
+    evidence_page, roots, evidence = _evidence_thread(request, question, every="influence_form" in forms)
     if request.user.is_authenticated:
         mine = set(Endorsement.objects.filter(user=request.user, evidence__question=question)
                    .values_list("evidence_id", flat=True))
@@ -537,12 +621,19 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
     influences = ({i.evidence_id: i for i in question.influences.all()} if posterior is not None else {})
     total_weight = sum(i.weight for i in influences.values())
     names = selectors.author_names(question, request.user)  # pseudonyms for an expert weighing blind
+    influence_form = forms.get("influence_form")
     for e in evidence:
+        # The expert's weight and note for this comment, drawn beside it (InfluenceForm.FORM_ID ties them to the form).
+        if influence_form is not None and f"influence-{e.pk}" in influence_form.fields:
+            e.weight_field = influence_form[f"influence-{e.pk}"]
+            e.note_field = influence_form[f"note-{e.pk}"]
         e.shown_author = selectors.shown_author(e, names)
         e.endorsed_by_me = e.pk in mine
         e.influence = influences.get(e.pk)
         e.influence_share = (f"{e.influence.weight / total_weight:.0%}" if e.influence and total_weight > 0
                              else None)
+    allocation = question.allocations.filter(state="awarded").prefetch_related("payouts__user").first()
+    expert_view = permissions.is_expert(request.user, question) or permissions.is_organizer(request.user)
     context = {
         "question": question,
         "lower": question.domain.format_x(question.lower),
@@ -552,18 +643,26 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
         "prior": prior,
         "posterior": posterior,
         "aggregate": aggregate,
-        "prior_warnings": fit_warnings(prior),
-        "posterior_warnings": fit_warnings(posterior),
+        # The fit notes speak to whoever typed the quantiles: the expert (and the organizers who help them).
+        "prior_warnings": fit_warnings(prior) if expert_view else [],
+        "posterior_warnings": fit_warnings(posterior) if expert_view else [],
         "my_prediction_warnings": fit_warnings(my_prediction),
         "results_plot": results_plot(question, {"prior": prior, "posterior": posterior, "aggregate": aggregate,
-                                                "yours": my_prediction}),
+                                                "yours": my_prediction},
+                                     crowd_series(question, request.user)),
         **editors,
-        "evidence": evidence,
+        "evidence": roots,
+        "evidence_page": evidence_page,
+        "evidence_count": evidence_page.paginator.count if evidence_page is not None else len(roots),
         "influence_shown": posterior is not None,
         "authors_hidden": names is not None,
         "log_visible": permissions.log_entries_visible(question),
         "scores": selectors.scores_list(question)[:100],
-        "allocation": question.allocations.filter(state="awarded").prefetch_related("payouts__user").first(),
+        "allocation": allocation,
+        "allocation_rules": ((PRIZE_RULES.get(allocation.accuracy_rule, allocation.accuracy_rule),
+                              PRIZE_RULES.get(allocation.evidence_rule, allocation.evidence_rule))
+                             if allocation is not None else None),
+        "draw": draw_audit(question, allocation),
         "my_prediction": my_prediction,
         "report": selectors.question_report(question) if permissions.crowd_visible(question, request.user) else None,
         "pools": (selectors.pools_side_by_side(question) if permissions.crowd_visible(question, request.user)
@@ -572,6 +671,75 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
         **forms,
     }
     return render(request, "forecasts/question_detail.html", context, status=status)
+
+
+# Each prize rule in a sentence, for the prize table (the exact rules: docs/prizes.md).
+PRIZE_RULES = {
+    "winner_takes_all": "the best-ranked prediction (lowest KL to the posterior) takes the whole pool; tied "
+                        "predictions split it",
+    "top_k": "the top-ranked predictions share the pool by fixed shares per rank; ties pool their ranks' shares",
+    "proportional_skill": "split in proportion to each prediction's positive skill over the prior; no skill, no prize",
+    "proportional": "split in proportion to the expert's influence weights",
+    "draw": "the whole pool goes to ONE comment, drawn at random with chances proportional to the expert's influence "
+            "weights, from a seed committed before the weights existed; anyone can re-run it",
+}
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@functools.cache
+def draw_snippet() -> str:
+    """The standard-library re-run of the evidence draw, exactly as docs/prizes.md gives it (and its tests run)."""
+    text = (DOCS / "prizes.md").read_text(encoding="utf-8")
+    after = text.split("<!-- draw-snippet -->", 1)[1]
+    return after.split("```python\n", 1)[1].split("```", 1)[0].rstrip()
+
+
+def draw_audit(question, allocation) -> dict | None:
+    """An awarded draw as the page shows it: each entry's chance (its share of the weight units), the seed, its
+    commitment, the winner, and the call that re-runs it with the snippet of docs/prizes.md."""
+    draw = allocation.draw if allocation is not None else None
+    if not draw or not permissions.draw_seed_visible(question):
+        return None
+    total = draw["total"]
+    entries = [{**e, "evidence_id": int(e["key"]) if _ID.fullmatch(e["key"]) else None,
+                "chance": e["units"] / total if total else 0.0, "won": e["key"] == draw["winner"]}
+               for e in draw["entries"]]
+    weights = {e["key"]: str(e["weight"]) for e in draw["entries"]}
+    return {**draw, "entries": entries, "snippet": draw_snippet(),
+            "call": f"print(draw({json.dumps(draw['seed'])}, {json.dumps(weights)}))"}
+
+
+# Top-level evidence items per page of a question (replies go with their parent), and how deep replies are followed.
+EVIDENCE_PER_PAGE = 50
+REPLY_DEPTH = 4
+
+
+def _evidence_thread(request, question, *, every: bool):
+    """(page or None, the top-level items shown, every item shown) of the question's evidence: a page of top-level
+    items (?evidence_page=N) with their replies under them (`children`), REPLY_DEPTH levels deep at one query a
+    level. `every`: no pages, for the expert weighing every comment at once (each weight box must be on the page)."""
+    rows = selectors.evidence_list(question).order_by("created_at", "pk")
+    roots_qs = rows.filter(parent__isnull=True)
+    page = None
+    if every:
+        roots = list(roots_qs)
+    else:
+        page = Paginator(roots_qs, EVIDENCE_PER_PAGE).get_page(request.GET.get("evidence_page"))
+        roots = list(page.object_list)
+    shown, level = list(roots), roots
+    for _ in range(REPLY_DEPTH):
+        if not level:
+            break
+        by_id = {e.pk: e for e in level}
+        for e in level:
+            e.children = []
+        level = list(rows.filter(parent_id__in=list(by_id)))
+        for reply in level:
+            by_id[reply.parent_id].children.append(reply)
+        shown.extend(level)
+    for e in level:
+        e.children = []
+    return page, roots, shown
 
 
 # The calibration bars' full length, in SVG user units (the largest bin fills it).
@@ -587,13 +755,17 @@ def _calibration_rows(counts: list[int]) -> list[dict]:
 
 
 def user_profile(request, username: str):
-    """A user's track record, as the viewer may see it (forecasts.records.track_record), and calibration bars."""
+    """A user's track record, as the viewer may see it (forecasts.records.track_record), and calibration bars; then
+    their predictions, evidence and prizes (records.user_activity: only what the viewer may see)."""
     try:
         record = records.track_record(username=username, viewer=request.user)
+        activity = records.user_activity(username=username, viewer=request.user)
     except NotFound as exc:
         raise Http404("no such user") from exc
     context = {
         "record": record,
+        **activity,
+        "is_me": request.user.is_authenticated and request.user.get_username() == record["username"],
         "bar_width": CALIBRATION_BAR_WIDTH,
         "calibration": [
             {"name": "posterior", "label": "Where the expert's posterior median fell in each prediction",
@@ -603,6 +775,46 @@ def user_profile(request, username: str):
         ],
     }
     return render(request, "forecasts/user_profile.html", context)
+
+
+# --- competitions and leaderboards (what the API has, as pages) ----------------------------------------------------
+
+
+def competition_list(request):
+    competitions = list(selectors.competitions_list())
+    visible = set(selectors.questions_visible(request.user).filter(competitions__in=competitions)
+                  .values_list("pk", flat=True))
+    for c in competitions:
+        c.shown_questions = [q for q in c.questions.all() if q.pk in visible]
+    return render(request, "forecasts/competition_list.html", {"competitions": competitions})
+
+
+def competition_detail(request, pk: int):
+    """A competition: its questions (those the viewer may see), its leaderboard across them and its award."""
+    try:
+        competition = selectors.competition_get(pk)
+    except NotFound as exc:
+        raise Http404("no such competition") from exc
+    award = selectors.competition_award(competition)
+    paid = {p.user_id: p.amount for p in award.payouts.all()} if award else {}
+    board = selectors.competition_leaderboard(competition)
+    for entry in board:
+        entry["payout"] = paid.get(entry["user_id"]) if award else None
+        entry["mine"] = entry["user_id"] == request.user.pk
+    context = {
+        "competition": competition,
+        "questions": selectors.questions_visible(request.user).filter(competitions=competition).order_by("pk"),
+        "board": board,
+        "award": award,
+    }
+    return render(request, "forecasts/competition_detail.html", context)
+
+
+def question_leaderboard(request, pk: int):
+    """A question's scores best first with each user's payout once awarded (GET /api/questions/{id}/leaderboard/)."""
+    question = get_object_or_404(selectors.questions_visible(request.user), pk=pk)
+    board = selectors.question_leaderboard(question)
+    return render(request, "forecasts/leaderboard.html", {"question": question, "board": board})
 
 
 # --- notifications and email ---------------------------------------------------------------------------------------

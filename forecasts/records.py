@@ -20,8 +20,18 @@ from amplification.outcomes import place_outcome
 from amplification.pooling import pit_values
 
 from .errors import NotFound
-from .models import Job, OutcomeScore, Prediction, Question, Score
-from .permissions import SCORED_STATES, crowd_visible_filter, questions_filter
+from .models import (
+    CompetitionPayout,
+    Evidence,
+    Job,
+    OutcomeScore,
+    Payout,
+    Prediction,
+    PrizeAllocation,
+    Question,
+    Score,
+)
+from .permissions import CROWD_PUBLIC_FROM, SCORED_STATES, crowd_visible_filter, questions_filter
 
 # Calibration histograms: PIT values counted in this many equal bins of [0, 1].
 CALIBRATION_BINS = 10
@@ -126,3 +136,40 @@ def skill_records(*, question: Question, authors: np.ndarray) -> tuple[np.ndarra
         mean_skill[found] = known[at[found], 1]
         counts[found] = known[at[found], 2].astype(np.int64)
     return mean_skill, counts
+
+
+# The most rows of each kind a user's page lists (newest first).
+ACTIVITY_ROWS = 100
+
+
+def user_activity(*, username: str, viewer) -> dict[str, Any]:
+    """What a user's page lists besides the record, as `viewer` may see it (NotFound for an unknown username):
+
+    - `predictions`: the user's current predictions on questions the viewer may see, only where the crowd is public,
+      or all of them when the viewer is the user; each with its score once scored.
+    - `evidence`: their comments on questions the viewer may see, except where blind weighting hides the authors from
+      the viewer (the expert of a blind question before the posterior): a list by author would undo the pseudonyms.
+    - `prizes`: their awarded question payouts and competition payouts (awards are public).
+    """
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise NotFound("no such user")
+    visible = Question.objects.filter(questions_filter(viewer))
+    predictions = Prediction.objects.filter(author=user, is_current=True, question__in=visible)
+    if not (viewer.is_authenticated and viewer.pk == user.pk):
+        predictions = predictions.filter(question__in=visible.filter(crowd_visible_filter()))
+    evidence = Evidence.objects.filter(author=user, question__in=visible)
+    if viewer.is_authenticated:
+        evidence = evidence.exclude(question__in=Question.objects.filter(blind=True, expert=viewer)
+                                    .exclude(status__in=CROWD_PUBLIC_FROM))
+    payouts = (Payout.objects.filter(user=user, allocation__state=PrizeAllocation.State.AWARDED)
+               .select_related("allocation__question").order_by("-allocation__awarded_at", "-pk"))
+    return {
+        "predictions": list(predictions.select_related("question", "score").order_by("-created_at", "-pk")
+                            [:ACTIVITY_ROWS]),
+        "evidence": list(evidence.select_related("question").order_by("-created_at", "-pk")[:ACTIVITY_ROWS]),
+        "payouts": list(payouts[:ACTIVITY_ROWS]),
+        "competition_payouts": list(CompetitionPayout.objects.filter(user=user)
+                                    .select_related("award__competition").order_by("-award__awarded_at")
+                                    [:ACTIVITY_ROWS]),
+    }

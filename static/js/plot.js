@@ -23,6 +23,9 @@
     yours: { colour: "#1b7837", dash: "3 3" },
     draft: { colour: "#762a83", dash: null },
     exact: { colour: "#8c510a", dash: "6 2 2 2" },
+    // Every prediction beneath the results: thin and translucent; the viewer's own is drawn stronger in green.
+    crowd: { colour: "#595959", dash: null },
+    crowdMine: { colour: "#1b7837", dash: null },
   };
   let instances = 0;
 
@@ -86,6 +89,7 @@
   }
 
   function styleOf(series) {
+    if (series.style === "crowd" && series.mine) return STYLES.crowdMine;
     return STYLES[series.style || series.key] || STYLES.draft;
   }
 
@@ -275,7 +279,9 @@
     const layer = this.layers.tails;
     layer.selectAll("*").remove();
     const axis = this.axis;
-    const n = this.series.length;
+    // The crowd's many faint curves get no bar each (a hairline apiece); their tails are in their titles.
+    const barred = this.series.filter((s) => !(s.faint && s.style === "crowd"));
+    const n = barred.length;
     const full = g.bottom - (g.top + 22);
     const sides = [];
     if (axis.open_lower) sides.push({ side: "below", x0: 8, label: axis.tail_below, mass: (s) => s.mass_below });
@@ -290,7 +296,7 @@
         .attr("dy", i ? "1.1em" : 0).text(line));
       if (!n) continue;
       const bw = g.gutter / n;
-      this.series.forEach((s, i) => {
+      barred.forEach((s, i) => {
         const m = side.mass(s);
         const st = styleOf(s);
         const h = Math.max(m > 0 ? 1 : 0, m * full);
@@ -329,7 +335,8 @@
           .attr("stroke", "none");
       }
       const path = layer.append("path").attr("d", line(points)).attr("fill", "none").attr("stroke", st.colour)
-        .attr("stroke-width", s.faint ? 1.5 : 2.5).attr("stroke-dasharray", st.dash)
+        .attr("stroke-width", s.faint ? (s.mine ? 2 : 1.2) : 2.5).attr("stroke-dasharray", st.dash)
+        .attr("stroke-opacity", s.faint && !s.mine ? 0.45 : 1)
         .attr("stroke-linejoin", "round").attr("class", s.faint ? "curve faint" : "curve")
         .attr("data-testid", "plot-curve").attr("data-series", s.key).attr("data-faint", s.faint ? "true" : "false");
       path.append("title").text(s.label + ": " + describe(this.axis, s));
@@ -469,7 +476,20 @@
   Plot.prototype.drawLegend = function () {
     const axis = this.axis;
     this.legend.selectAll("*").remove();
-    for (const s of this.series) {
+    // The crowd's predictions share one legend line (hover or tap a curve to name its author and median).
+    const crowd = this.series.filter((s) => s.style === "crowd");
+    if (crowd.length) {
+      const item = this.legend.append("li").attr("data-series", "crowd").attr("data-testid", "plot-legend-item");
+      const swatch = item.append("svg").attr("width", 36).attr("height", 10).attr("aria-hidden", "true");
+      swatch.append("line").attr("x1", 0).attr("x2", 36).attr("y1", 5).attr("y2", 5).attr("stroke", STYLES.crowd.colour)
+        .attr("stroke-width", 1.2);
+      item.append("strong").text(" Every prediction");
+      const total = this.crowdTotal || crowd.length;
+      const mine = crowd.some((s) => s.mine) ? "; yours is the solid green one, marked “(you)”" : "";
+      item.append("span").text(` — ${crowd.length === total ? total : crowd.length + " newest of " + total}, ` +
+        `drawn thin beneath${mine}. Hover or tap a curve to read its author and median.`);
+    }
+    for (const s of this.series.filter((x) => x.style !== "crowd")) {
       const st = styleOf(s);
       const item = this.legend.append("li").attr("data-series", s.key).attr("data-testid", "plot-legend-item");
       const swatch = item.append("svg").attr("width", 36).attr("height", 10).attr("aria-hidden", "true");
@@ -487,6 +507,7 @@
       if (!source) return;
       const data = JSON.parse(source.textContent);
       const plot = new Plot(container, { axis: data.axis, label: "Distributions of this question" });
+      plot.crowdTotal = data.crowd_total || 0;
       plot.update({ series: data.series });
     });
   }

@@ -58,6 +58,6 @@ def test_the_question_pages_name_the_tails_in_the_questions_terms(client):
     page = client.get(f"/questions/{compute.pk}/").content.decode()
     assert "<th>below 100</th><th>above 1e+18</th>" in page
     # every score the platform computes is shown, Wasserstein included
-    assert "<th>Wasserstein</th>" in page
+    assert "Wasserstein (axis)</th>" in page
     w = Score.objects.get(question=compute, author__username="alice").wasserstein
     assert f"<td>{w:.5f}</td>" in page

@@ -45,11 +45,13 @@ def test_a_visitor_follows_a_finished_competition(live_server, demo, page, tmp_p
     assert page.get_by_test_id("status").inner_text() == "awarded"
     # The three distributions are drawn (prior, pooled crowd, posterior), and the scores table ranks the close
     # predictor first.
-    curves = page.get_by_test_id("results-plot").locator("[data-testid=plot-curve]")
+    curves = page.get_by_test_id("results-plot").locator("[data-testid=plot-curve][data-faint=false]")
     curves.first.wait_for()
     assert [curves.nth(i).get_attribute("data-series") for i in range(curves.count())] == \
         ["prior", "aggregate", "posterior"]
-    first_row = page.get_by_test_id("scores").locator("tbody tr").first
+    # and every prediction beneath them, faintly (the demo's compute question has three)
+    assert page.get_by_test_id("results-plot").locator("[data-testid=plot-curve][data-faint=true]").count() == 3
+    first_row = page.get_by_test_id("scores").locator("tbody tr:not([data-testid=score-pool])").first
     assert "alice" in first_row.inner_text()
     assert page.get_by_test_id("payouts").locator("tbody tr").count() >= 1
     page.screenshot(path=str(tmp_path / "question.png"), full_page=True)

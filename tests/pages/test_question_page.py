@@ -183,9 +183,9 @@ def test_a_poor_fit_of_my_prediction_is_shown(web, alice, open_question):
     assert 'data-testid="my-prediction-fit"' in page(client, open_question)
 
 
-def test_table_and_form_say_which_percentiles(web, expert, draft_question):
+def test_table_and_form_say_which_percentiles(web, expert, open_question):
     # One meaning everywhere (DESIGN.md): a percentile is of the whole distribution, the tails included.
-    html = page(web(expert), draft_question)
+    html = page(web(expert), open_question)
     assert "percentiles of the whole distribution" in html
     for p in ("0.05", "0.5", "0.95"):
         assert f"P(X ≤ x) = {p}, tails included" in html
@@ -323,9 +323,11 @@ def test_closes_at_is_labelled_and_read_as_utc(web, expert, settings):
     client = web(expert)
     html = client.get("/questions/new/").content.decode()
     assert "Closes at (UTC)" in html
-    assert re.search(r'name="closes_at" value="\d{4}-\d\d-\d\dT\d\d:\d\d"', html)
+    # Shown as its help says (a datetime-local picker would show the reader's locale instead); both forms are read.
+    assert re.search(r'name="closes_at" value="\d{4}-\d\d-\d\d \d\d:\d\d"', html)
+    assert 'type="datetime-local"' not in html
     response = client.post("/questions/new/", {"title": "T", "scale": "linear", "lower": "0", "upper": "1",
-                                               "closes_at": "2099-01-01T00:00"})
+                                               "closes_at": "2099-01-01 00:00"})
     assert response.status_code == 302
     assert Question.objects.get(title="T").closes_at == datetime(2099, 1, 1, tzinfo=UTC)
 
@@ -373,3 +375,22 @@ def test_a_refused_prize_draft_keeps_what_was_typed(web, organizer, scored):
 def test_prize_forms_are_for_organizers_only(web, expert, scored):
     assert 'aria-label="prizes"' not in page(web(expert), scored)
     assert act(web(expert), scored, "prizes", PRIZE_FORM).status_code == 403
+
+
+def test_it_shows_no_empty_table_header_for_a_draft_without_a_prior(web, expert, draft_question):
+    html = page(web(expert), draft_question)
+    assert 'data-testid="distributions"' not in html and "<th>p5</th>" not in html
+    assert 'data-testid="no-distributions"' in html
+
+
+def test_it_shows_the_prior_fit_warnings_to_the_expert_only(web, expert, alice, draft_question):
+    act(web(expert), draft_question, "prior", prefixed("prior", POOR))
+    act(web(expert), draft_question, "open", {})
+    assert 'data-testid="prior-fit"' in page(web(expert), draft_question)
+    assert 'data-testid="prior-fit"' not in page(web(alice), draft_question)
+
+
+def test_it_serves_a_favicon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
+    assert 'rel="icon"' in client.get("/accounts/login/").content.decode()
