@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import socket
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from cpuinfo import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -38,15 +39,7 @@ os.environ.setdefault("DJANGO_DEBUG", "0")
 
 
 def machine() -> str:
-    model, flags = "unknown CPU", ""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        model = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name"))
-        flags = next(line for line in text.splitlines() if line.startswith("flags"))
-    except (OSError, StopIteration):
-        pass
-    simd = "AVX-512" if "avx512f" in flags else "AVX2 (no AVX-512)" if "avx2" in flags else "no AVX2"
-    return f"{model}, {os.cpu_count()} logical CPUs, {simd}, Python {platform.python_version()}"
+    return describe()
 
 
 class Sink:

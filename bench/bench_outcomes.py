@@ -7,8 +7,6 @@ alone, and the same scores written as plain numpy passes (what the compiled kern
 
 from __future__ import annotations
 
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -18,6 +16,8 @@ import numpy as np
 from scipy.special import ndtr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cpuinfo import describe
 
 from amplification.grid import U_GRID
 from amplification.outcomes import outcome_bucket, peer_scores, score_outcome, standardize_cdf
@@ -38,20 +38,7 @@ def median_of(fn, runs=RUNS) -> float:
 
 
 def machine() -> str:
-    model, flags = "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and model == "unknown":
-                model = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
-    except OSError:
-        pass
-    simd = "AVX-512" if "avx512f" in flags else "AVX2 (no AVX-512)" if "avx2" in flags else "no AVX2"
-    return (f"CPU: {model}, {simd}, nproc={os.cpu_count()}; numpy {np.__version__}, numba {numba.__version__}, "
-            f"python {platform.python_version()}; load average {os.getloadavg()[0]:.2f} "
-            f"(other processes share the cores: figures vary with it)")
+    return f"{describe()}; numpy {np.__version__}, numba {numba.__version__} (other processes share the cores)"
 
 
 def random_cdfs(rng, n):

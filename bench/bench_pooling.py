@@ -7,7 +7,6 @@ one `a.sum()` over the same array, measured in the same run.
 from __future__ import annotations
 
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -17,6 +16,8 @@ import numpy as np
 from scipy.special import ndtr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cpuinfo import describe
 
 from amplification.grid import U_GRID
 from amplification.pooling import pool, skill_pool_weights
@@ -38,19 +39,7 @@ def best_of(fn, repeat=REPEAT):
 
 
 def machine() -> str:
-    model, flags = "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and model == "unknown":
-                model = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
-    except OSError:
-        pass
-    simd = "AVX-512" if "avx512f" in flags else "AVX2 only" if "avx2" in flags else "no AVX2"
-    return (f"CPU: {model} ({simd}), nproc={os.cpu_count()}, numpy {np.__version__}, numba {numba.__version__}, "
-            f"python {platform.python_version()}")
+    return f"{describe()}; numpy {np.__version__}, numba {numba.__version__}"
 
 
 def random_cdfs(rng, n):

@@ -29,6 +29,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from cpuinfo import cpu
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 for name in ("DATABASE_URL", "CELERY_BROKER_URL"):
@@ -45,18 +47,8 @@ MIXTURE = {"type": "mixture", "components": [
 ]}
 
 
-def cpu() -> str:
-    model, flags = "unknown CPU", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and model == "unknown CPU":
-                model = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
-    except OSError:
-        pass
-    simd = "AVX-512" if "avx512f" in flags else "AVX2 (no AVX-512)" if "avx2" in flags else "no AVX2"
+def cpu_line() -> str:
+    model, simd = cpu()
     return f"{model}, {simd}"
 
 
@@ -96,7 +88,7 @@ def main() -> None:
     url = f"/api/questions/{question.pk}/preview/"
 
     load = os.getloadavg()
-    print(f"machine: nproc={os.cpu_count()}, CPU: {cpu()}, Python {platform.python_version()}, "
+    print(f"machine: nproc={os.cpu_count()}, CPU: {cpu_line()}, Python {platform.python_version()}, "
           f"Django {django.get_version()}, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"POST {url} through Django's test client, SQLite, session + CSRF, DEBUG off; "
           f"{args.calls} timed rounds (round robin over the cases) after 50 warm-up rounds")

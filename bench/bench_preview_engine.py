@@ -8,8 +8,6 @@ at p95 <= 20 ms on this machine; the engine is a part of that, the HTTP and data
 
 from __future__ import annotations
 
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -18,6 +16,8 @@ import numpy as np
 import scipy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cpuinfo import describe
 
 from amplification.distributions import from_spec, summarize
 from amplification.grid import Domain
@@ -58,21 +58,7 @@ CASES = [
 
 
 def machine() -> str:
-    model, simd = platform.processor() or "unknown", "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read()
-        for line in info.splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
-        simd = "AVX-512" if "avx512f" in flags else "AVX2 (no AVX-512)" if "avx2" in flags else "no AVX2"
-    except OSError:
-        pass
-    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    return (f"{model}; {simd}; nproc {os.cpu_count()}; load average {load}\n"
-            f"Python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}")
+    return f"{describe()}\nnumpy {np.__version__}, scipy {scipy.__version__}"
 
 
 def timed(spec: dict, domain: Domain, calls: int) -> np.ndarray:
