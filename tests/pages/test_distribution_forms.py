@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,29 +19,10 @@ from hypothesis import strategies as st
 from forecasts import services
 from forecasts.models import Prediction, Prior
 from tests.conftest import POSTERIOR_SPEC, PRIOR_SPEC
+from tests.pages.conftest import act
+from tests.pages.conftest import page as html_of
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def web():
-    def make(user=None) -> Client:
-        client = Client()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return make
-
-
-def act(client, question, action, data):
-    return client.post(f"/questions/{question.pk}/{action}/", data)
-
-
-def html_of(client, question) -> str:
-    response = client.get(f"/questions/{question.pk}/")
-    assert response.status_code == 200
-    return response.content.decode()
 
 
 def embedded(html: str, element_id: str):

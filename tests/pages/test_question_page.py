@@ -7,36 +7,15 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from forecasts import pages, services
 from forecasts.errors import Invalid
 from forecasts.models import Question
 from tests.conftest import POSTERIOR_SPEC
+from tests.pages.conftest import act, page
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def web():
-    def make(user=None) -> Client:
-        client = Client()
-        if user is not None:
-            client.force_login(user)
-        return client
-
-    return make
-
-
-def act(client, question, action, data):
-    return client.post(f"/questions/{question.pk}/{action}/", data)
-
-
-def page(client, question) -> str:
-    response = client.get(f"/questions/{question.pk}/")
-    assert response.status_code == 200
-    return response.content.decode()
 
 
 def messages_of(html: str) -> str:

@@ -130,7 +130,8 @@ def test_it_names_the_prize_rules_and_lets_anyone_rerun_the_draw(
 
 
 def test_it_puts_each_weight_beside_its_evidence_and_keeps_refused_ones_there(expert, alice, closed_question):
-    from tests.pages.test_question_page import _evidence_before_close, act, prefixed
+    from tests.pages.conftest import act
+    from tests.pages.test_question_page import _evidence_before_close, prefixed
 
     e = _evidence_before_close(closed_question, alice)
     html = _web(expert).get(f"/questions/{closed_question.pk}/").content.decode()
