@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,6 +14,8 @@ from scipy import integrate, stats
 from scipy.special import ndtr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cpuinfo import cpu
 
 from amplification import kernel, scoring
 from amplification.distributions import masses
@@ -46,29 +47,6 @@ def best_of_each(fns, repeat=5, clock=time.perf_counter):
             fn()
             t.append(clock() - start)
     return [min(t) for t in times]
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def instruction_set() -> str:
-    """The widest x86 vector instructions the CPU offers, from the flags in /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return "unknown (no /proc/cpuinfo)"
-    if "avx512f" in flags:
-        return "AVX-512"
-    return "AVX2 (no AVX-512)" if "avx2" in flags else "neither AVX2 nor AVX-512"
 
 
 def log_paths(plan, q, threads):
@@ -145,7 +123,7 @@ def naive_scores(preds, posterior, prior, mix=DEFAULT_UNIFORM_MIX):
 
 
 def main() -> None:
-    print(f"machine: nproc={os.cpu_count()}, CPU: {cpu_model()}, instruction set: {instruction_set()},"
+    print(f"machine: nproc={os.cpu_count()}, CPU: {cpu()[0]}, instruction set: {cpu()[1]},"
           f" numpy {np.__version__}, numba {numba.__version__}, python {platform.python_version()}")
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
           f"load average {os.getloadavg()[0]:.2f} (other processes share the cores: figures vary with it)")

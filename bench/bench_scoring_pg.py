@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from cpuinfo import cpu
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -57,21 +59,14 @@ def ensure_database() -> None:
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model, isa = cpu()
     import psycopg2
     from django.db import connection
 
     with connection.cursor() as cur:
         cur.execute("SHOW server_version")
         (pg,) = cur.fetchone()
-    return (f"nproc={os.cpu_count()} ({len(os.sched_getaffinity(0))} usable), CPU: {model}, "
+    return (f"nproc={os.cpu_count()} ({len(os.sched_getaffinity(0))} usable), CPU: {model}, {isa}, "
             f"Python {platform.python_version()}, PostgreSQL {pg}, psycopg2 {psycopg2.__version__.split()[0]}")
 
 

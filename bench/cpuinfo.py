@@ -21,7 +21,17 @@ def cpu() -> tuple[str, str]:
     except OSError:
         pass
     simd = "AVX-512" if "avx512f" in flags else "AVX2 (no AVX-512)" if "avx2" in flags else "no AVX2"
+    if simd == "AVX-512" and avx512_disabled():
+        simd = "AVX2 (AVX-512 present but disabled for numpy and numba by bench/as-avx2)"
     return model, simd
+
+
+def avx512_disabled() -> bool:
+    """True when numpy's AVX-512 loops and numba's AVX-512 code generation are both switched off by the environment
+    (bench/as-avx2 does this), so that an AVX-512 machine runs the code paths of an AVX2-only one."""
+    disabled = os.environ.get("NPY_DISABLE_CPU_FEATURES", "").replace(",", " ").split()
+    return (any(f in disabled for f in ("X86_V4", "AVX512F", "AVX512_SKX"))
+            and os.environ.get("NUMBA_CPU_NAME", "") in ("haswell", "znver2", "skylake"))
 
 
 def describe() -> str:

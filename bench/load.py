@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cpuinfo import cpu
+
 ROOT = Path(__file__).resolve().parents[1]
 DB = "fa_load"
 REDIS_DB = 14
@@ -54,10 +56,7 @@ CONCURRENCY = 16
 
 
 def machine() -> str:
-    info = Path("/proc/cpuinfo").read_text()
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
-    isa = "AVX-512" if "avx512f" in flags else ("AVX2 (no AVX-512)" if "avx2" in flags else "no AVX2")
+    model, isa = cpu()
     return f"{model}, {os.cpu_count()} cores, {isa}"
 
 

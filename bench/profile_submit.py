@@ -20,6 +20,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from cpuinfo import cpu
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -34,10 +36,7 @@ os.environ.update({
 
 
 def machine() -> str:
-    info = Path("/proc/cpuinfo").read_text()
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
-    isa = "AVX-512" if "avx512f" in flags else ("AVX2" if "avx2" in flags else "no AVX2")
+    model, isa = cpu()
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     return f"{model}, {os.cpu_count()} cores, {isa}, load average {load}"
 
