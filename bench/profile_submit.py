@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import re
 import os
 import statistics
 import subprocess
@@ -111,7 +112,7 @@ def run(args) -> None:
         counts.append(len(ctx.captured_queries))
         for q in ctx.captured_queries:
             kinds[q["sql"].split()[0]] += 1
-            seconds[q["sql"][:60]] += float(q["time"])
+            seconds[re.sub(r"\d+", "N", q["sql"][:60])] += float(q["time"])
         if i == len(tokens) // 2:
             sample = [q["sql"] for q in ctx.captured_queries]
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
@@ -120,6 +121,7 @@ def run(args) -> None:
 
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
     n = len(tokens)
     jobs = Job.objects.filter(question=question, kind=Job.Kind.AGGREGATE).count()
 
