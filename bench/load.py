@@ -83,6 +83,7 @@ class Phase:
     errors: int = 0
     cpu: float = 0.0
     check: str = ""
+    machine_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by process group over the phase
 
     def record(self, status: int, latency: float) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -99,7 +100,55 @@ class Phase:
                 f"{1000 * q[98]:6.1f} ms  n={len(self.latencies):<6} statuses={self.statuses} errors={self.errors}  "
                 f"ratio to root {self.rate / yardstick if yardstick else 0:.2f}  client CPU "
                 f"{100 * self.cpu / self.seconds:.0f}% of a core ({50 * self.cpu / self.seconds:.0f}% of the machine)"
-                + (f"\n           rows: {self.check}" if self.check else ""))
+                + (f"\n           rows: {self.check}" if self.check else "")
+                + ("\n           CPU per request (ms) by process: " + ", ".join(
+                    f"{group} {1000 * seconds / max(1, len(self.latencies)):.2f}"
+                    for group, seconds in sorted(self.machine_cpu.items(), key=lambda kv: -kv[1]))
+                   if self.machine_cpu else ""))
+
+
+def cpu_by_group(roots: dict[int, str]) -> dict[str, float]:
+    """CPU seconds (user + system) so far of the processes under test, summed by role: each of `roots` (pid -> role:
+    gunicorn, the Celery worker, nginx) with all its descendants, the PostgreSQL backends serving the load's
+    database, Redis, and this client. The difference over a phase divided by its requests says where each request's
+    machine time went. Other work on the machine is left out (a process that exits within the phase loses its CPU)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    procs: dict[int, tuple[int, float, str]] = {}  # pid -> (parent, CPU seconds, command line)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # it exited
+        fields = stat.rsplit(")", 1)[1].split()
+        procs[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, cmdline)
+
+    def role(pid: int) -> str | None:
+        seen = 0
+        while pid > 1 and seen < 64:
+            if pid in roots:
+                return roots[pid]
+            pid, seen = procs[pid][0] if pid in procs else 0, seen + 1
+        return None
+
+    me = os.getpid()
+    totals: dict[str, float] = {}
+    for pid, (_, seconds, cmdline) in procs.items():
+        group = ("client" if pid == me else role(pid)
+                 or ("database" if f" {DB} " in cmdline or cmdline.startswith(SERVER_PROCESSES) else None)
+                 or ("redis" if cmdline.split(" ", 1)[0].endswith("redis-server") else None))
+        if group:
+            totals[group] = totals.get(group, 0.0) + seconds
+    return totals
+
+
+# PostgreSQL's shared processes (the WAL writer and the checkpointer do work for every commit); other databases'
+# load on the same server, if any, shows in them too.
+SERVER_PROCESSES = tuple(f"postgres: {v}/main: {p}" for v in range(12, 20)
+                         for p in ("walwriter", "checkpointer", "background writer"))
+STACK_ROLES: dict[int, str] = {}  # the started processes' pids -> their role in the CPU figures
 
 
 class Stack:
@@ -133,6 +182,7 @@ class Stack:
         log = open(self.workdir / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
         self.procs.append(subprocess.Popen(argv, cwd=self.args.app, env=self.env, stdout=log, stderr=log,
                                            start_new_session=True))
+        STACK_ROLES[self.procs[-1].pid] = {"gunicorn": "web", "celery": "worker"}.get(name, name)
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
@@ -238,9 +288,12 @@ async def run_closed_loop(phase: Phase, seconds: float, limit: int, request) -> 
             sent += 1
             await request(k, sent)
 
+    machine0 = cpu_by_group(STACK_ROLES)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     await asyncio.gather(*(client(k) for k in range(CONCURRENCY)))
     phase.cpu, phase.seconds = time.process_time() - cpu0, time.perf_counter() - wall0
+    machine1 = cpu_by_group(STACK_ROLES)
+    phase.machine_cpu = {group: machine1[group] - machine0.get(group, 0.0) for group in machine1}
 
 
 async def main_async(args, base: str, seeded: dict, tokens: list[str]) -> list[Phase]:
