@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 import collections
-import re
 import os
+import re
 import statistics
 import subprocess
 import sys

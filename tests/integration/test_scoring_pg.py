@@ -116,3 +116,26 @@ def test_it_closes_each_due_question_once_when_two_threads_race():
     assert set(Question.objects.filter(pk__in=ids).values_list("status", flat=True)) == {Status.CLOSED}
     events = AuditEvent.objects.filter(action="question.close", question_id__in=ids)
     assert sorted(events.values_list("question_id", flat=True)) == sorted(ids)  # exactly one each
+
+
+def test_it_reads_current_predictions_oldest_first_as_the_generic_query_does():
+    """PostgreSQL's read sorts client-side (runs.current_cdfs); the order must be the ORM's (created_at, then id),
+    including equal times and times out of id order, with retired predictions left out."""
+    assert connection.vendor == "postgresql"
+    question = closed_question_with_predictions(40, seed=3, tag="order")
+    rows = list(question.predictions.filter(is_current=True).order_by("id"))
+    base = timezone.now() - timedelta(days=1)
+    for i, prediction in enumerate(rows):
+        # Reverse order of ids, in groups of three sharing a microsecond (ties broken by id).
+        prediction.created_at = base - timedelta(microseconds=(len(rows) - i) // 3)
+    type(rows[0]).objects.bulk_update(rows, ["created_at"])
+    question.predictions.filter(pk=rows[5].pk).update(is_current=False)
+
+    ids, authors, cdfs = runs.current_cdfs(question.pk)
+
+    expected = list(question.predictions.filter(is_current=True).order_by("created_at", "id")
+                    .values_list("id", "author_id", "cdf_bytes"))
+    assert ids.tolist() == [e[0] for e in expected]
+    assert authors.tolist() == [e[1] for e in expected]
+    assert cdfs.tobytes() == b"".join(bytes(e[2]) for e in expected)
+    assert rows[5].pk not in ids.tolist()
