@@ -161,10 +161,12 @@ def reset_for_outcome(question):
 
 
 def reset_for_scoring(question):
-    """Scores gone, question back to `resolved`, a fresh score job: the state right after the posterior publish."""
-    from forecasts.models import Job, Question, Score, Status
+    """Scores and their notifications gone, question back to `resolved`, a fresh score job: the state right after the
+    posterior publish (each run would otherwise leave 100,000 more notification rows for the next to index)."""
+    from forecasts.models import Job, Notification, Question, Score, Status
 
     Score.objects.filter(question=question).delete()
+    Notification.objects.filter(question=question).delete()
     Question.objects.filter(pk=question.pk).update(status=Status.RESOLVED, scored_at=None)
     return Job.objects.create(question=question, kind=Job.Kind.SCORE)
 
