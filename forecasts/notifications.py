@@ -72,11 +72,9 @@ def notify(kind: str, recipients: Mapping[int, dict] | Iterable[int], *, questio
     if not data:
         return 0
     ids = list(data)
-    modes = dict(NotificationPreference.objects.filter(kind=kind, user_id__in=ids).values_list("user_id", "mode"))
-    verified = set(EmailAddress.objects.filter(user_id__in=ids, verified_at__isnull=False)
-                   .values_list("user_id", flat=True))
     now = timezone.now()
     if connection.vendor == "postgresql":
+        # The INSERT decides each row's delivery itself (a join on preferences and verified addresses).
         _insert_postgres(kind, question, now, "SELECT u, d::jsonb FROM unnest(%s::bigint[], %s::text[]) AS t(u, d)",
                          [ids, [json.dumps(data[user_id] or {}, separators=(",", ":")) for user_id in ids]])
         transaction.on_commit(queue_send)  # the send finds nothing to mail when every row is off or a digest

@@ -42,6 +42,15 @@ def _fresh_cache():
 
 
 @pytest.fixture
+def smtp_sink():
+    """A real SMTP server on a free loopback port (tests/smtp_sink.py), stopped after the test."""
+    from tests.smtp_sink import SmtpSink
+
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture
 def make_user(db):
     def make(username: str, *, organizer: bool = False):
         return UserFactory(username=username, organizer=organizer)

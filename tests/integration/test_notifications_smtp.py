@@ -4,48 +4,17 @@ delivered twice."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections import Counter
 from datetime import timedelta
-from email import message_from_bytes
 
 import pytest
-from aiosmtpd.controller import Controller
 from celery import current_app
 from django.utils import timezone
 
 from forecasts import demo, notifications, prizes, services
 from forecasts.models import EmailAddress, Job, Notification, NotificationKind, Status
 from tests.builders import CLOSE, NO_CHANGE, PRIZES, QUESTION, WRONG_WAY
-
-
-class Sink:
-    """An SMTP handler that keeps (recipient, subject) of every mail it accepts."""
-
-    def __init__(self):
-        self.received: list[tuple[str, str]] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        subject = message_from_bytes(envelope.content)["Subject"]
-        with self.lock:
-            self.received.extend((rcpt, str(subject)) for rcpt in envelope.rcpt_tos)
-        return "250 OK"
-
-
-@pytest.fixture(name="smtp")
-def smtp_fixture():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    sink.port = port  # type: ignore[attr-defined]
-    yield sink
-    controller.stop()
 
 
 def _settle(expected_mails: int, timeout: float = 90) -> None:
@@ -60,10 +29,10 @@ def _settle(expected_mails: int, timeout: float = 90) -> None:
 
 
 @pytest.mark.parametrize("deliveries", [1, 2], ids=["once", "every-send-delivered-twice"])
-def test_it_mails_a_whole_competition_once_per_person_and_event(celery_worker_factory, smtp, deliveries,
+def test_it_mails_a_whole_competition_once_per_person_and_event(celery_worker_factory, smtp_sink, deliveries,
                                                                   make_user):
     # The conftest's 5 s visibility timeout must exceed the task time limit (config/settings.py refuses otherwise).
-    celery_worker_factory(extra_env={"EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}", "FA_TASK_TIME_LIMIT": "4",
+    celery_worker_factory(extra_env={"EMAIL_URL": smtp_sink.url, "FA_TASK_TIME_LIMIT": "4",
                                      "FA_TASK_SOFT_TIME_LIMIT": "3"})
     expert, alice, bob, carol = (make_user(name) for name in ("expert", "alice", "bob", "carol"))
     organizer = make_user("organizer", organizer=True)
@@ -111,8 +80,7 @@ def test_it_mails_a_whole_competition_once_per_person_and_event(celery_worker_fa
         ("organizer@example.org", label[NotificationKind.PRIZE_DRAFT]): 1,
         ("alice@example.org", label[NotificationKind.PRIZE_WON]): 1,
     })
-    with smtp.lock:
-        received = Counter((to, subject.removeprefix("[Forecasts] ")) for to, subject in smtp.received)
+    received = Counter((to, subject.removeprefix("[Forecasts] ")) for to, subject in smtp_sink.received)
     assert received == expected
     # carol's rows exist (the bell shows them) and were never mailed.
     assert set(Notification.objects.filter(user=carol).values_list("kind", "delivery")) == {
