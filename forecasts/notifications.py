@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import smtplib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -47,6 +48,8 @@ from .models import (
 from .permissions import ORGANIZERS_GROUP
 
 log = logging.getLogger(__name__)
+# What a mail server that is down, refuses or times out raises through Django's SMTP backend.
+MAIL_ERRORS = (smtplib.SMTPException, OSError)
 User = get_user_model()
 
 SEND_TASK = "amplification.tasks.send_notifications"
@@ -254,11 +257,19 @@ def verification_token(address: EmailAddress) -> str:
     return signing.dumps({"u": address.user_id, "e": address.email.lower()}, salt=VERIFY_SALT, compress=False)
 
 
-def verification_send(address_id: int) -> None:
+def verification_send(address_id: int) -> bool:
+    """Mail the address its signed link; False when the mail server could not take it. The account is made by
+    then (this runs once the sign-up commits), so a failure is logged rather than raised: the person asks for the
+    link again from their settings page, which says the address is unverified."""
     address = EmailAddress.objects.select_related("user").get(pk=address_id)
     link = _absolute(reverse("forecasts:email-verify", args=[verification_token(address)]))
     context = {"user": address.user, "link": link, "hours": settings.FA_EMAIL_VERIFY_MAX_AGE // 3600}
-    _message(address.email, "Confirm your email address", "email/verify", context).send()
+    try:
+        _message(address.email, "Confirm your email address", "email/verify", context).send()
+    except MAIL_ERRORS as exc:
+        log.warning("could not mail the verification link for address #%s: %s", address_id, exc)
+        return False
+    return True
 
 
 # --- mailing -------------------------------------------------------------------------------------------------------

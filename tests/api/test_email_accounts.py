@@ -127,3 +127,42 @@ def test_it_holds_an_unverified_winners_payout_pending_verification(
     award = AuditEvent.objects.get(action="prizes.award").data
     assert award["pending_verification"] == ["alice"]
     assert {p["user"]: p["status"] for p in award["payouts"]} == {"alice": "pending verification", "bob": "payable"}
+
+
+@pytest.fixture
+def mail_server_down(settings):
+    """Real SMTP sending to a loopback port nothing listens on: every connection is refused."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 2
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    return port
+
+
+def test_a_sign_up_whose_mail_cannot_be_sent_still_makes_the_account(client_for, client, mail_server_down,
+                                                                      django_capture_on_commit_callbacks, caplog):
+    with django_capture_on_commit_callbacks(execute=True):
+        api = register(client_for(), "dora", "dora@example.org")
+        page = client.post("/accounts/signup/", {"username": "erin", "password": "a-long-password-1",
+                                                 "password_again": "a-long-password-1", "email": "erin@example.org"})
+    assert api.status_code == 201 and page.status_code == 302
+    assert not EmailAddress.objects.get(user__username="dora").verified
+    assert not EmailAddress.objects.get(user__username="erin").verified
+    assert "could not mail the verification link" in caplog.text
+
+
+def test_a_password_reset_whose_mail_cannot_be_sent_answers_as_for_any_address(client, alice, mail_server_down,
+                                                                               caplog):
+    """Django logs the failure and shows the same "check your mail" page as for an address it does not know: no
+    500, and nothing that tells a stranger whether the address has an account."""
+    EmailAddress.objects.create(user=alice, email="alice@example.org", verified_at=timezone.now())
+    User.objects.filter(pk=alice.pk).update(email="alice@example.org")
+    known = client.post("/accounts/password_reset/", {"email": "alice@example.org"})
+    unknown = client.post("/accounts/password_reset/", {"email": "nobody@example.org"})
+    assert known.status_code == unknown.status_code == 302
+    assert known["Location"] == unknown["Location"]
+    assert "Failed to send password reset email" in caplog.text
