@@ -98,25 +98,27 @@ def notify(kind: str, recipients: Mapping[int, dict] | Iterable[int], *, questio
 
 def notify_scores(question: Question, n: int) -> None:
     """The posterior is published and scored: each predictor hears their score and rank (read from the Score rows
-    where they are, in one INSERT .. SELECT on PostgreSQL); a commenter who did not predict, that the posterior is
-    out."""
+    where they are); a commenter who did not predict, that the posterior is out. On PostgreSQL both are one
+    INSERT .. SELECT."""
     kind = NotificationKind.POSTERIOR_PUBLISHED
     scores = Score.objects.filter(question=question)
     if connection.vendor == "postgresql":
+        score, prediction, evidence = (model._meta.db_table for model in (Score, Prediction, Evidence))
         _insert_postgres(
             kind, question, timezone.now(),
             f"SELECT author_id, jsonb_build_object('rank', rank, 'of', %s, 'kl', kl, 'skill', skill)"
-            f" FROM {Score._meta.db_table} WHERE question_id = %s",
-            [n, question.pk],
+            f" FROM {score} WHERE question_id = %s"
+            f" UNION ALL SELECT p.u, '{{}}'::jsonb FROM (SELECT author_id FROM {prediction} WHERE question_id = %s"
+            f"  UNION SELECT author_id FROM {evidence} WHERE question_id = %s) AS p(u)"
+            f" WHERE p.u <> %s AND NOT EXISTS (SELECT 1 FROM {score} s WHERE s.question_id = %s AND s.author_id = p.u)",
+            [n, question.pk, question.pk, question.pk, question.expert_id, question.pk],
         )
         transaction.on_commit(queue_send)
-        scored = set(scores.values_list("author_id", flat=True))
-    else:
-        rows = {author: {"rank": rank, "of": n, "kl": kl, "skill": skill}
-                for author, rank, kl, skill in scores.values_list("author_id", "rank", "kl", "skill")}
-        notify(kind, rows, question=question)
-        scored = set(rows)
-    others = participant_ids(question) - scored
+        return
+    rows = {author: {"rank": rank, "of": n, "kl": kl, "skill": skill}
+            for author, rank, kl, skill in scores.values_list("author_id", "rank", "kl", "skill")}
+    notify(kind, rows, question=question)
+    others = participant_ids(question) - set(rows)
     if others:
         notify(kind, {key: {} for key in others}, question=question)
 

@@ -139,3 +139,27 @@ def test_it_reads_current_predictions_oldest_first_as_the_generic_query_does():
     assert authors.tolist() == [e[1] for e in expected]
     assert cdfs.tobytes() == b"".join(bytes(e[2]) for e in expected)
     assert rows[5].pk not in ids.tolist()
+
+
+def test_the_published_posterior_is_told_to_predictors_with_their_rank_and_to_commenters_in_one_insert():
+    """PostgreSQL's one INSERT .. SELECT (notifications.notify_scores): every predictor once, with rank and KL from
+    their Score row; a commenter who did not predict once, without; the expert, who also commented, never."""
+    from forecasts.models import Notification, NotificationKind
+
+    question = closed_question_with_predictions(30, seed=5, tag="told")
+    predictors = list(question.predictions.values_list("author_id", flat=True))
+    commenter = type(question.expert).objects.create_user(username="told-commenter", password=None)
+    Evidence = question.evidence.model
+    Evidence.objects.create(question=question, author=commenter, body="read this")
+    Evidence.objects.create(question=question, author=question.expert, body="noted")
+    Evidence.objects.create(question=question, author_id=predictors[0], body="and this")  # predicted and commented
+    job = posterior_without_sending(question)
+    runs.question_score(job_id=job.pk)
+
+    told = {user: data for user, data in Notification.objects.filter(
+        question=question, kind=NotificationKind.POSTERIOR_PUBLISHED).values_list("user_id", "data")}
+    assert Notification.objects.filter(question=question, kind=NotificationKind.POSTERIOR_PUBLISHED).count() == 31
+    assert set(told) == set(predictors) | {commenter.pk}
+    assert told[commenter.pk] == {}
+    scores = dict(Score.objects.filter(question=question).values_list("author_id", "rank"))
+    assert all(told[a]["rank"] == scores[a] and told[a]["of"] == 30 for a in predictors)
