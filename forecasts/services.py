@@ -78,8 +78,11 @@ def question_locked(question: Question | int) -> Question:
 
 def question_lock_status(question_id: int) -> str:
     """Take the question's row lock and read only its status (the submission path has read the rest already).
-    Like question_locked, it marks the question's cached views stale."""
-    question_changed(question_id)
+
+    Unlike question_locked, it leaves the question's cached views in place: a prediction changes neither of them.
+    Predictions are taken only while the question is open, and the crowd (others' predictions, the pools) is shown
+    to nobody until the posterior is published; the pooled-forecast job marks the views stale when it finishes
+    (jobs.job_finish). In a rush this saves two cache writes per submission."""
     return Question.objects.select_for_update().filter(pk=question_id).values_list("status", flat=True).get()
 
 

@@ -59,3 +59,23 @@ def test_it_never_serves_the_anonymous_page_to_a_signed_in_reader(client, open_q
     mine = client.get(url).content.decode()
     assert "csrfmiddlewaretoken" not in anonymous
     assert "csrfmiddlewaretoken" in mine and 'aria-label="prediction"' in mine  # alice's own forms
+
+
+def test_a_prediction_changes_neither_cached_view_so_it_keeps_them(client, client_for, open_question, alice):
+    """The submission path leaves the cache alone (services.question_lock_status; the pooled-forecast job replaces
+    it once per window when it finishes): right only if a prediction changes nothing either view shows, which
+    fresh renders before and after one prove."""
+    from django.core.cache import cache
+    from django.db import transaction
+
+    from forecasts.question_cache import question_version
+
+    page, api = f"/questions/{open_question.pk}/", f"/api/questions/{open_question.pk}/"
+    before = client.get(page).content, client_for(alice).get(api).json()
+    version = question_version(open_question.pk)
+    with transaction.atomic():
+        services.prediction_submit(question=open_question.pk, author=alice,
+                                   spec={"type": "lognormal", "median": 1e12, "sigma": 2})
+        assert question_version(open_question.pk) == version
+    cache.clear()
+    assert (client.get(page).content, client_for(alice).get(api).json()) == before
