@@ -46,10 +46,22 @@ def chain_next(previous: str, digest: str) -> str:
     return sha256_hex((previous + digest).encode("ascii"))
 
 
+def head_sql(question_param: str = "%s") -> str:
+    """SQL for the log's last (seq, chain) as two scalar subqueries, NULLs for an empty log: for a caller that reads
+    it in one statement with other things under the question's lock (services.prediction_submit)."""
+    table = LogEntry._meta.db_table
+    last = f"FROM {table} WHERE question_id = {question_param} ORDER BY seq DESC LIMIT 1"
+    return f"(SELECT seq {last}), (SELECT chain {last})"
+
+
 def _append(question: Question, *, kind: str, object_id: int, author: str, created_at: datetime,
-            content: Any) -> LogEntry:
-    last = LogEntry.objects.filter(question_id=question.pk).order_by("-seq").values_list("seq", "chain").first()
-    seq, previous = (last[0] + 1, last[1]) if last else (0, GENESIS)
+            content: Any, head: tuple[int | None, str | None] | None = None) -> LogEntry:
+    """`head`: the log's last (seq, chain), or (None, None) when it is empty, if the caller read it under the lock
+    already; otherwise it is read here."""
+    if head is None:
+        last = LogEntry.objects.filter(question_id=question.pk).order_by("-seq").values_list("seq", "chain").first()
+        head = last if last else (None, None)
+    seq, previous = (head[0] + 1, str(head[1])) if head[0] is not None else (0, GENESIS)
     at = api_datetime(created_at)
     digest = entry_digest(kind=kind, object_id=object_id, author=author, created_at=at, content=content)
     return LogEntry.objects.create(
@@ -69,9 +81,11 @@ def log_evidence(question: Question, evidence: Evidence) -> LogEntry:
                    author=evidence.author.get_username(), created_at=evidence.created_at, content=evidence.body)
 
 
-def log_prediction(question: Question, prediction: Prediction) -> LogEntry:
+def log_prediction(question: Question, prediction: Prediction, *,
+                   head: tuple[int | None, str | None] | None = None) -> LogEntry:
     return _append(question, kind=LogEntry.Kind.PREDICTION, object_id=prediction.pk,
-                   author=prediction.author.get_username(), created_at=prediction.created_at, content=prediction.spec)
+                   author=prediction.author.get_username(), created_at=prediction.created_at, content=prediction.spec,
+                   head=head)
 
 
 def log_posterior(question: Question, posterior: Posterior) -> LogEntry:
