@@ -664,7 +664,8 @@ def _render_detail(request, question, *, bound: dict | None = None, status: int 
                              if allocation is not None else None),
         "draw": draw_audit(question, allocation),
         "my_prediction": my_prediction,
-        "report": selectors.question_report(question) if permissions.crowd_visible(question, request.user) else None,
+        "report": (selectors.question_report(question, rows=False)
+                   if permissions.crowd_visible(question, request.user) else None),
         "pools": (selectors.pools_side_by_side(question) if permissions.crowd_visible(question, request.user)
                   else []),
         "can_record_outcome": permissions.can_record_outcome(request.user, question),

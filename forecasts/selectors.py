@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from amplification.pooling import POOL_METHODS
 from amplification.scoring import score_predictions
@@ -336,20 +336,26 @@ def _kl_posterior_prior(question: Question, aggregate) -> float | None:
     return float(s.kl[0])
 
 
-def question_report(question: Question) -> dict[str, Any]:
+def question_report(question: Question, *, rows: bool = True) -> dict[str, Any]:
     """How much the expert moved, how well the pool anticipated it, and the forecasts scored against the outcome.
-    The caller checks that the crowd is visible (permissions.crowd_visible)."""
+    The caller checks that the crowd is visible (permissions.crowd_visible).
+
+    `rows=False` leaves out `outcome_scores` (every prediction's row: 100,000 on a big question) for the readers that
+    show only the summary, the page and the report across questions; the summary rows and the share of predictions
+    that beat the prior are read by themselves."""
     question = Question.objects.select_related("prior", "posterior").get(pk=question.pk)
     aggregate = question.aggregate
     pool_scores = aggregate.scores if aggregate is not None else None
     outcome = outcome_of(question)
-    rows = outcome_scores_list(question)
-    summary = {r.forecast: r for r in rows if r.forecast in SUMMARY_FORECASTS}
-    predictions = [r for r in rows if r.forecast == OutcomeScore.Forecast.PREDICTION]
+    scored = outcome_scored(question)
+    summary = ({r.forecast: r for r in OutcomeScore.objects.filter(question=question, forecast__in=SUMMARY_FORECASTS)}
+               if scored else {})
     prior_row = summary.get(OutcomeScore.Forecast.PRIOR)
     beat_prior = None
-    if predictions and prior_row is not None:
-        beat_prior = sum(r.baseline > prior_row.baseline for r in predictions) / len(predictions)
+    if prior_row is not None:
+        counts = OutcomeScore.objects.filter(question=question, forecast=OutcomeScore.Forecast.PREDICTION).aggregate(
+            n=Count("id"), beat=Count("id", filter=Q(baseline__gt=prior_row.baseline)))
+        beat_prior = counts["beat"] / counts["n"] if counts["n"] else None
     n_predictions = (aggregate.n_predictions if aggregate is not None
                      else question.predictions.filter(is_current=True).count())
     return {
@@ -370,7 +376,8 @@ def question_report(question: Question) -> dict[str, Any]:
             for name in SUMMARY_FORECASTS
         },
         "beat_prior_share": beat_prior,
-        "outcome_scores": rows,
+        "scored": bool(summary),
+        "outcome_scores": outcome_scores_list(question) if rows and scored else [],
     }
 
 
@@ -409,7 +416,7 @@ def pools_across(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def reports_visible(user) -> list[dict[str, Any]]:
     """The report of every question whose crowd the user may see, newest first."""
-    return [question_report(q) for q in questions_visible(user) if crowd_visible(q, user)]
+    return [question_report(q, rows=False) for q in questions_visible(user) if crowd_visible(q, user)]
 
 
 def report_across(reports: list[dict[str, Any]]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from forecasts.models import EmailAddress
+from tests.browser.helpers import log_in
 from tests.browser.test_pages import page  # noqa: F401 - the shared Chromium fixture
 from tests.smtp_sink import body_text
 
@@ -99,14 +100,6 @@ def erin(db):
     return user
 
 
-def _log_in(page, base: str, username: str, password: str) -> None:  # noqa: F811
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-
-
 def test_it_resets_a_forgotten_password_by_mail(live_server, sink, erin, page):  # noqa: F811
     base = live_server.url
     page.goto(f"{base}/accounts/login/")
@@ -131,11 +124,11 @@ def test_it_resets_a_forgotten_password_by_mail(live_server, sink, erin, page): 
     page.goto(link)
     assert "This link is not valid" in page.locator("main").inner_text()
 
-    _log_in(page, base, "erin", "the-old-pass-phrase")
+    log_in(page, base, "erin", "the-old-pass-phrase")
     assert page.url.startswith(f"{base}/accounts/login/")
     assert "correct username and password" in page.locator("main").inner_text()
     assert page.get_by_role("link", name="erin", exact=True).count() == 0
 
-    _log_in(page, base, "erin", "the-new-pass-phrase")
+    log_in(page, base, "erin", "the-new-pass-phrase")
     assert page.url == f"{base}/"
     assert page.get_by_role("link", name="erin", exact=True).is_visible()

@@ -13,11 +13,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from tests.browser.helpers import PASSWORD, log_in
 from tests.browser.test_pages import page  # noqa: F401 - the shared Chromium fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-PASSWORD = "a-long-pass-phrase"
 ARTIFACTS = Path(__file__).parent / "artifacts"  # screenshots kept as test artifacts (gitignored)
 # Quantiles no lognormal passes near: the fit misses the median by ~0.3 of probability.
 POOR = ("1e9", "1e10", "1e17")
@@ -45,15 +45,6 @@ def compute_open(compute, people):
 
     services.prior_set(question=compute, user=people["expert"], spec=PRIOR_SPEC)
     return services.question_open(question=compute, user=people["expert"])
-
-
-def log_in(page, base: str, username: str) -> None:  # noqa: F811 - `page` is the fixture's value
-    page.context.clear_cookies()
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def fill(form, p5: str, p50: str, p95: str) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from forecasts.demo import DEMO_PASSWORD
+from tests.browser.helpers import log_in
 from tests.browser.test_editor import fill, wait_ready
 from tests.browser.test_pages import page  # noqa: F401 - the shared Chromium fixture
 
@@ -64,17 +66,6 @@ def world(db):
     return {"finished": finished, "draft": draft, "open": opened, "closed": closed, "competition": competition}
 
 
-def log_in(page, base: str, username: str) -> None:  # noqa: F811
-    from forecasts.demo import DEMO_PASSWORD
-
-    page.context.clear_cookies()
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-
-
 def serious_axe_violations(page) -> list:  # noqa: F811
     page.add_script_tag(path=str(AXE))
     found = page.evaluate("""async () => (await axe.run(document)).violations.map(v =>
@@ -117,19 +108,20 @@ def test_every_page_fits_the_screen_and_passes_axe(live_server, world, page, wid
     for name, path in visitor:
         page.goto(base + path)
         check_page(page, name, width)
-    log_in(page, base, "rohin")
+    log_in(page, base, "rohin", DEMO_PASSWORD)
     expert = [("question-draft", f"/questions/{world['draft'].pk}/"),
               ("question-closed-expert", f"/questions/{world['closed'].pk}/"),
               ("notifications", "/notifications/"), ("home-signed-in", "/"), ("new-question", "/questions/new/")]
     for name, path in expert:
         page.goto(base + path)
         check_page(page, name, width)
-    log_in(page, base, "alice")
+    log_in(page, base, "alice", DEMO_PASSWORD)
     page.goto(f"{base}/questions/{agi.pk}/")
     check_page(page, "question-awarded-commenter", width)
     page.goto(f"{base}/users/alice/")
     check_page(page, "profile-own", width)
-    log_in(page, base, "bob")  # a commenter on an open question: the forms, and a reply box under each item
+    # A commenter on an open question: the forms, and a reply box under each item.
+    log_in(page, base, "bob", DEMO_PASSWORD)
     page.goto(f"{base}/questions/{world['open'].pk}/")
     page.locator("details.reply summary").first.click()
     check_page(page, "question-open-commenter", width)
@@ -160,7 +152,7 @@ def test_a_finished_question_draws_every_prediction_explains_and_rechecks_its_dr
     from forecasts.models import Prediction
 
     agi = world["finished"][1]
-    log_in(page, live_server.url, "alice")
+    log_in(page, live_server.url, "alice", DEMO_PASSWORD)
     page.goto(f"{live_server.url}/questions/{agi.pk}/")
     plot = page.get_by_test_id("results-plot")
     plot.locator("[data-testid=plot-curve]").first.wait_for()
@@ -200,7 +192,7 @@ def test_the_expert_types_each_weight_beside_the_evidence_and_publishes(live_ser
     from forecasts.models import Influence, Question
 
     closed = world["closed"]
-    log_in(page, live_server.url, "rohin")
+    log_in(page, live_server.url, "rohin", DEMO_PASSWORD)
     page.goto(f"{live_server.url}/questions/{closed.pk}/")
     posterior = page.get_by_role("form", name="posterior")
     fill(posterior, "1e7", "1e9", "1e11")

@@ -7,26 +7,17 @@ import os
 import pytest
 from django.contrib.auth import get_user_model
 
+from tests.browser.helpers import PASSWORD, log_in
 from tests.browser.test_pages import page  # noqa: F401 - the shared Chromium fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-PASSWORD = "a-long-pass-phrase"
 
 
 @pytest.fixture
 def people(db):
     User = get_user_model()
     return {name: User.objects.create_user(username=name, password=PASSWORD) for name in ("expert", "reader")}
-
-
-def _log_in(page, base: str, username: str) -> None:  # noqa: F811 - `page` is the fixture's value
-    page.context.clear_cookies()
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def _fill_distribution(form, p5: str, p50: str, p95: str) -> None:
@@ -37,7 +28,7 @@ def _fill_distribution(form, p5: str, p50: str, p95: str) -> None:
 
 def test_an_expert_and_a_reader_run_a_competition_in_the_browser(live_server, people, page):  # noqa: F811
     base = live_server.url
-    _log_in(page, base, "expert")
+    log_in(page, base, "expert")
     page.goto(f"{base}/questions/new/")
     form = page.get_by_role("form", name="new question")
     form.locator("#id_title").fill("Largest training run before 2030")
@@ -59,7 +50,7 @@ def test_an_expert_and_a_reader_run_a_competition_in_the_browser(live_server, pe
     page.wait_for_load_state()
     assert page.get_by_test_id("status").inner_text() == "open"
 
-    _log_in(page, base, "reader")
+    log_in(page, base, "reader")
     page.goto(question_url)
     evidence = page.get_by_role("form", name="evidence")
     evidence.locator("textarea[name='evidence-body']").fill("Budgets cannot grow that fast.")
@@ -79,7 +70,7 @@ def test_an_expert_and_a_reader_run_a_competition_in_the_browser(live_server, pe
     page.reload()
     assert "median 1e+09" in page.get_by_test_id("my-prediction").inner_text()
 
-    _log_in(page, base, "expert")
+    log_in(page, base, "expert")
     page.goto(question_url)
     # Closing and publishing ask first (a confirm dialog); the person says yes.
     dialogs = []
@@ -113,7 +104,7 @@ def test_a_reader_marks_evidence_that_changed_their_mind(live_server, people, pa
     services.question_open(question=question, user=expert)
     services.evidence_post(question=question, author=expert, body="A cost argument.")
 
-    _log_in(page, live_server.url, "reader")
+    log_in(page, live_server.url, "reader")
     page.goto(f"{live_server.url}/questions/{question.pk}/")
     page.get_by_role("button", name="This changed my mind").click()
     page.wait_for_load_state()
