@@ -231,7 +231,7 @@ def test_it_sums_up_across_questions(scored, expert, alice, client_for, django_c
     assert across["moved_toward_truth"] == int(sides["posterior"]["baseline"] > sides["prior"]["baseline"])
     assert across["means"]["prior_baseline"] == sides["prior"]["baseline"]
     assert across["means"]["kl_posterior_prior"] == report["kl_posterior_prior"]
-    # Counted in SQL for the sum (it reads no prediction's row), from the rows for the question's own report.
+    # The same share in the sum as in the question's report (both counted in SQL; checked against the rows above).
     assert across["means"]["beat_prior_share"] == report["beat_prior_share"]
     csv_rows = list(csv.DictReader(io.StringIO(client_for(alice).get("/api/report.csv").content.decode())))
     assert len(csv_rows) == 1 and csv_rows[0]["question"] == str(scored.pk)
