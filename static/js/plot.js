@@ -321,17 +321,24 @@
     this.series.forEach((s, k) => {
       const st = styleOf(s);
       let points;
+      let line;
       if (this.mode === "cdf") {
         points = s.cdf.map((c, i) => [g.x(i * step), y(c)]);
+        line = d3.line();
       } else {
-        // A step per bin: the density is flat within each bin of u.
-        points = [];
-        dens[k].forEach((d, i) => { points.push([g.x(i * step), y(d)], [g.x((i + 1) * step), y(d)]); });
+        // The density is flat within each of the 200 bins of u; drawn as a smooth curve through the bins' midpoints
+        // (monotone between them, so it adds no bump the bins do not have), held flat to the edges of the range.
+        const last = dens[k].length - 1;
+        points = [[g.x(0), y(dens[k][0])]];
+        dens[k].forEach((d, i) => { points.push([g.x((i + 0.5) * step), y(d)]); });
+        points.push([g.x((last + 1) * step), y(dens[k][last])]);
+        line = d3.line().curve(d3.curveMonotoneX);
       }
-      const line = d3.line();
       if (!s.faint) {
-        const area = points.concat([[g.right, this.mode === "cdf" ? y(0) : g.bottom], [g.left, g.bottom]]);
-        layer.append("path").attr("d", line(area) + "Z").attr("fill", st.colour).attr("fill-opacity", 0.08)
+        const base = this.mode === "cdf" ? y(0) : g.bottom;
+        const area = d3.area().curve(this.mode === "cdf" ? d3.curveLinear : d3.curveMonotoneX)
+          .x((p) => p[0]).y0(base).y1((p) => p[1]);
+        layer.append("path").attr("d", area(points)).attr("fill", st.colour).attr("fill-opacity", 0.08)
           .attr("stroke", "none");
       }
       const path = layer.append("path").attr("d", line(points)).attr("fill", "none").attr("stroke", st.colour)
