@@ -191,8 +191,10 @@ def test_the_page_embeds_its_distributions_for_the_plot(web, alice, open_questio
     assert first["mass_above"] == pytest.approx(prior.mass_above) and first.get("primary") is True
     assert data["axis"] == {"scale": "log", "lower": 100.0, "upper": 1e18, "open_lower": True, "open_upper": True,
                             "unit": open_question.unit, "tail_below": "below 100", "tail_above": "above 1e+18"}
-    # No SVG is built on the server; the table gives the same numbers without JavaScript.
-    assert "<svg" not in html and "<polyline" not in html
+    # No plot is built on the server (its container is empty; the only SVG is the bell icon); the table gives the
+    # same numbers without JavaScript.
+    assert '<div class="plot" data-plot="results-plot-data" data-testid="results-plot"></div>' in html
+    assert html.count("<svg") == html.count('<svg class="icon"') and "<polyline" not in html
     assert 'data-testid="prior-row"' in html
 
 
