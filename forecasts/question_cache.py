@@ -3,7 +3,9 @@
 Each question has a version token in the cache; every cached view of it is stored under a key carrying that token.
 A write that changes anything a cached view shows calls `question_changed` inside its transaction (the services
 do it where they take the question's row lock, services.question_locked; jobs.job_finish does it for the jobs'
-results), and the token is replaced then and once more when the transaction commits. A reader takes the token
+results), and the token is replaced then and once more when the transaction commits. A prediction changes nothing
+either view shows (the crowd is hidden until the posterior), so the submission path takes the lock without it
+(services.question_lock_status). A reader takes the token
 before it reads the database, so a view read just before a write is stored under the old token and never served
 after the write's commit.
 
