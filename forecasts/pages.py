@@ -210,9 +210,12 @@ def signup(request):
                 form.add_error(field if field in form.fields else None, problem)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            mailed = getattr(user, "verification_mailed", None)
             messages.success(request, f"Welcome, {user.username}: your account is ready and you are signed in."
-                             + (" We have mailed you a link to verify your address." if form.cleaned_data.get("email")
-                                else ""))
+                             + {True: " We have mailed you a link to verify your address.",
+                                False: " We could not mail the link to verify your address just now: ask for it "
+                                       "again from your notification settings.",
+                                None: ""}[mailed if form.cleaned_data.get("email") else None])
             return redirect(next_url)
     return render(request, "registration/signup.html", {"form": form, "next": next_url},
                   status=400 if form.errors else 200)
@@ -854,7 +857,11 @@ def notification_settings(request):
             for field, problem in _service_problems(exc):
                 email_form.add_error("email" if field == "email" else None, problem)
         else:
-            messages.success(request, "We have mailed you a link: follow it to verify the address.")
+            if getattr(request.user, "verification_mailed", True):
+                messages.success(request, "We have mailed you a link: follow it to verify the address.")
+            else:
+                messages.error(request, "We could not mail the link just now (the mail server did not take it): "
+                                        "please try again in a few minutes.")
             return redirect("forecasts:notification-settings")
     elif request.method == "POST" and request.POST.get("action") == "preferences":
         modes = {kind: request.POST[kind] for kind in NotificationKind.values

@@ -625,7 +625,13 @@ def _email_store(user, email: str) -> EmailAddress:
     # Password reset mails User.email: only a verified address goes there (email_verify), so an address nobody proved
     # cannot be used to take over the account.
     User.objects.filter(pk=user.pk).update(email="")
-    transaction.on_commit(lambda: verification_send(address.pk))
+
+    def send() -> None:
+        # Whether the mail server took it, for the page to say (set when the transaction commits; the sign-up and
+        # settings pages read it on the `user` they passed in once the service has returned).
+        user.verification_mailed = verification_send(address.pk)
+
+    transaction.on_commit(send)
     return address
 
 
