@@ -387,7 +387,9 @@
         .attr("data-u", u);
       mark.append("title").text(`${s.label}: median ${formatValue(axis, median)}`);
       if (s.primary || strong.length === 1) {
-        layer.append("text").attr("x", x + 4).attr("y", yBar + 12).attr("class", "median-label").attr("fill", st.colour)
+        // Below every interval bar, on a white halo, so neither a bar nor a curve runs through the words.
+        layer.append("text").attr("x", x + 4).attr("y", g.top + 14 + 6 * strong.length).attr("class", "median-label")
+          .attr("fill", st.colour).attr("stroke", "#fff").attr("stroke-width", 3).attr("paint-order", "stroke")
           .text("median " + formatValue(axis, median));
       }
     });
