@@ -8,7 +8,6 @@ import hashlib
 import os
 import re
 from datetime import timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from forecasts.demo import DEMO_PASSWORD
 from tests.browser.helpers import log_in
 from tests.browser.test_editor import fill, wait_ready
 from tests.browser.test_pages import page  # noqa: F401 - the shared Chromium fixture
+from tests.reference import rerun_draw
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -126,24 +126,6 @@ def test_every_page_fits_the_screen_and_passes_axe(live_server, world, page, wid
     page.locator("details.reply summary").first.click()
     check_page(page, "question-open-commenter", width)
     assert favicon_misses == []
-
-
-def rerun_draw(seed: str, weights: dict[str, str]) -> str:
-    """docs/prizes.md's draw (sha256-millionths-rejection-v1) written out here, with the standard library only."""
-    units = [(k, int((Decimal(w) * 10**6).to_integral_value(ROUND_HALF_EVEN))) for k, w in sorted(weights.items())]
-    units = [(k, u) for k, u in units if u > 0]
-    total = sum(u for _, u in units)
-    message = seed + "\n" + "\n".join(f"{k}:{u}" for k, u in units)
-    limit = 2**256 - 2**256 % total
-    counter = 0
-    while (value := int.from_bytes(hashlib.sha256(f"{message}\n{counter}".encode()).digest(), "big")) >= limit:
-        counter += 1
-    r = value % total
-    for k, u in units:
-        if r < u:
-            return k
-        r -= u
-    raise AssertionError("no winner")
 
 
 def test_a_finished_question_draws_every_prediction_explains_and_rechecks_its_draw(

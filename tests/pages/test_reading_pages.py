@@ -7,6 +7,7 @@ import re
 from django.test import Client
 
 from tests.builders import CLOSE, NO_CHANGE, WRONG_WAY, build_scored_question
+from tests.reference import rerun_draw
 
 
 def _web(user=None) -> Client:
@@ -60,31 +61,6 @@ def test_it_shows_the_pooled_forecast_as_a_row(django_capture_on_commit_callback
     assert pool and "Crowd (pooled" in pool.group(0)
     kl = question.aggregate.scores["kl"]
     assert f"{kl:.4f}" in pool.group(0)
-
-
-def rerun_draw(seed: str, weights: dict[str, str]) -> str:
-    """docs/prizes.md's draw written out again here, independently of the page and of amplification.allocation."""
-    import hashlib
-    from decimal import ROUND_HALF_EVEN, Decimal
-
-    units = [(k, int((Decimal(w) * 10**6).to_integral_value(ROUND_HALF_EVEN))) for k, w in sorted(weights.items())]
-    units = [(k, u) for k, u in units if u > 0]
-    total = sum(u for _, u in units)
-    message = seed + "\n" + "\n".join(f"{k}:{u}" for k, u in units)
-    limit = 2**256 - 2**256 % total
-    counter = 0
-    while True:
-        value = int.from_bytes(hashlib.sha256(f"{message}\n{counter}".encode()).digest(), "big")
-        if value < limit:
-            break
-        counter += 1
-    r = value % total
-    running = 0
-    for k, u in units:
-        running += u
-        if running > r:
-            return k
-    raise AssertionError("unreachable")
 
 
 def _awarded_draw(capture, expert, organizer, alice, bob, carol):
