@@ -94,6 +94,18 @@ def ln(x: float) -> float:
     return _log_finish(f, s, k)
 
 
+@numba.njit(inline="always", error_model="numpy", fastmath=_ACCUMULATE)
+def _segment_terms(d0: float, d1: float) -> tuple[float, float]:
+    """One grid segment's share of the CRPS and W1 sums, from the differences d0, d1 (prediction minus posterior
+    CDF) at its two ends, the difference linear between them: (d0^2 + d0 d1 + d1^2, the integral of |d| over the
+    segment in units of h/2). Where d changes sign the |d| integral loses the two triangles' overlap."""
+    a0 = abs(d0)
+    a1 = abs(d1)
+    span = a0 + a1
+    cut = (a0 * a1) / (span if span > 0.0 else 1.0)
+    return d0 * d0 + d0 * d1 + d1 * d1, span - (2.0 * cut if d0 * d1 < 0.0 else 0.0)
+
+
 @numba.njit(
     nogil=True,  # the scoring threads run it in parallel
     cache=True,
@@ -122,14 +134,9 @@ def score_rows(
             q1 = q[r, j + 1]
             mass = q1 - q0 + shift
             mixed[r, j] = mass if keep[j] else 1.0
-            d0 = q0 - posterior[j]
-            d1 = q1 - posterior[j + 1]
-            square += d0 * d0 + d0 * d1 + d1 * d1
-            a0 = abs(d0)
-            a1 = abs(d1)
-            span = a0 + a1
-            cut = (a0 * a1) / (span if span > 0.0 else 1.0)
-            absolute += span - (2.0 * cut if d0 * d1 < 0.0 else 0.0)
+            squared, distance = _segment_terms(q0 - posterior[j], q1 - posterior[j + 1])
+            square += squared
+            absolute += distance
         above = 1.0 - q[r, n - 1] + shift
         mixed[r, n - 1] = above if keep[n - 1] else 1.0
         crps[r] = square * (h / 3.0)
@@ -167,14 +174,9 @@ def score_rows_with_logs(
             mass = q1 - q0 + shift
             in_range &= (mass >= _SMALLEST_NORMAL) & (mass <= _LARGEST)
             fs[j], ss[j], ks[j] = _log_reduce(mass)
-            d0 = q0 - posterior[j]  # the CRPS and W1 segment, as in score_rows
-            d1 = q1 - posterior[j + 1]
-            square += d0 * d0 + d0 * d1 + d1 * d1
-            a0 = abs(d0)
-            a1 = abs(d1)
-            span = a0 + a1
-            cut = (a0 * a1) / (span if span > 0.0 else 1.0)
-            absolute += span - (2.0 * cut if d0 * d1 < 0.0 else 0.0)
+            squared, distance = _segment_terms(q0 - posterior[j], q1 - posterior[j + 1])
+            square += squared
+            absolute += distance
         above = 1.0 - q[r, n - 1] + shift
         in_range &= (above >= _SMALLEST_NORMAL) & (above <= _LARGEST)
         fs[n - 1], ss[n - 1], ks[n - 1] = _log_reduce(above)
