@@ -17,7 +17,7 @@ from forecasts.demo import DEMO_PASSWORD
 from tests.browser.helpers import log_in
 from tests.browser.test_editor import fill, wait_ready
 from tests.browser.test_pages import page  # noqa: F401 - the shared Chromium fixture
-from tests.reference import rerun_draw
+from tests.reference import draw
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -166,7 +166,7 @@ def test_a_finished_question_draws_every_prediction_explains_and_rechecks_its_dr
     weights = {rows.nth(i).get_attribute("data-key"): rows.nth(i).get_attribute("data-weight")
                for i in range(rows.count())}
     assert len(weights) == 3
-    assert page.get_by_test_id("draw-winner").get_attribute("data-key") == rerun_draw(seed, weights)
+    assert page.get_by_test_id("draw-winner").get_attribute("data-key") == draw(seed, weights)
     assert "def draw(seed, weights):" in page.get_by_test_id("draw-snippet").text_content()
 
 

@@ -8,7 +8,6 @@ import inspect
 import re
 from collections import Counter
 from decimal import Decimal
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -26,25 +25,9 @@ from amplification.allocation import (
     seed_new,
     verify_commitment,
 )
+from tests.reference import draw
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "prizes.md"
-
-
-# Copied verbatim from docs/prizes.md ("Re-running a draw by hand"); test_it_documents_the_snippet_it_tests keeps the
-# two in step. Standard library only, on purpose: this is what an auditor runs.
-def draw(seed, weights):
-    entries = [(k, round(Fraction(Decimal(str(w))) * 10**6)) for k, w in sorted(weights.items())]
-    entries = [(k, units) for k, units in entries if units > 0]
-    total = sum(units for _, units in entries)
-    message = seed + "\n" + "\n".join(f"{k}:{units}" for k, units in entries)
-    limit, counter = 2**256 - 2**256 % total, 0
-    while (value := int(hashlib.sha256(f"{message}\n{counter}".encode()).hexdigest(), 16)) >= limit:
-        counter += 1
-    r = value % total
-    for k, units in entries:
-        if r < units:
-            return k
-        r -= units
 
 
 SEED = "70c288c19975dee4ae86fe38f7fc7274dc05d73ff5c879babc4e0f2a4f8ed956"

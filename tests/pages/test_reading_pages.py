@@ -7,7 +7,7 @@ import re
 from django.test import Client
 
 from tests.builders import CLOSE, NO_CHANGE, WRONG_WAY, build_scored_question
-from tests.reference import rerun_draw
+from tests.reference import draw
 
 
 def _web(user=None) -> Client:
@@ -97,7 +97,7 @@ def test_it_names_the_prize_rules_and_lets_anyone_rerun_the_draw(
     printed: list = []
     exec(code, {"print": printed.append})  # the page's published re-run, on the values it shows
     winner = re.search(r'data-testid="draw-winner" data-key="(\d+)"', html).group(1)
-    assert printed == [winner] == [rerun_draw(seed, weights)]
+    assert printed == [winner] == [draw(seed, weights)]
     # each chance is the weight's share, in the page's words
     total = sum(float(w) for w in weights.values())
     for key, weight in weights.items():
