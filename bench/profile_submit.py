@@ -2,7 +2,8 @@
 
 Django's test client (no network, no gunicorn) on PostgreSQL at 127.0.0.1:5432, in a database of its own
 (fa_profile, dropped after), with the broker on Redis db 14 so queued jobs are published as in production but run by
-nobody (the worker's share is not counted here). Prints the machine, CPU ms and wall ms per submission, SQL
+nobody (the worker's share is not counted here). Prints the machine, CPU ms and wall ms per submission, the same
+for the API root (load.py's yardstick) and their ratio, SQL
 statements per submission (each statement's SQL with --sql), and the same for `GET /api/questions/{id}/`.
 
     .venv/bin/python bench/profile_submit.py [--n 300] [--sql]
@@ -103,19 +104,28 @@ def run(args) -> None:
     profiler = cProfile.Profile() if args.profile else None
     if profiler:
         profiler.enable()
-    cpu0, wall0 = time.process_time(), time.perf_counter()
+    # Each submission is followed by one GET of the API root with the same token, load.py's yardstick (the same stack
+    # doing almost nothing), timed apart: the two then see the same machine, whose speed here drifts by a fifth
+    # from minute to minute, and their ratio holds still where each figure alone does not.
+    cpu = wall = cpu_root = 0.0
     for i, token in enumerate(tokens):
+        cpu0, wall0 = time.process_time(), time.perf_counter()
         with CaptureQueriesContext(connection) as ctx:
             response = client.post(url, body, content_type="application/json",
                                    HTTP_AUTHORIZATION=f"Token {token.key}")
+        cpu, wall = cpu + time.process_time() - cpu0, wall + time.perf_counter() - wall0
         assert response.status_code == 201, response.content
+        if profiler is None:
+            cpu_root0 = time.process_time()
+            with CaptureQueriesContext(connection):  # the same recording of statements as the submission's
+                assert client.get("/api/", HTTP_AUTHORIZATION=f"Token {token.key}").status_code == 200
+            cpu_root += time.process_time() - cpu_root0
         counts.append(len(ctx.captured_queries))
         for q in ctx.captured_queries:
             kinds[q["sql"].split()[0]] += 1
             seconds[re.sub(r"\d+", "N", q["sql"][:60])] += float(q["time"])
         if i == len(tokens) // 2:
             sample = [q["sql"] for q in ctx.captured_queries]
-    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     if profiler:
         import pstats
 
@@ -137,6 +147,9 @@ def run(args) -> None:
     print(f"machine: {machine()}")
     print(f"submissions: {n}, CPU {1000 * cpu / n:.1f} ms each (web process, in-process client), wall "
           f"{1000 * wall / n:.1f} ms each")
+    if cpu_root:
+        print(f"GET /api/ (the root), one after each submission: CPU {1000 * cpu_root / n:.1f} ms each; root / "
+              f"submission CPU {cpu_root / cpu:.2f}")
     print(f"SQL statements per submission: mean {statistics.mean(counts):.2f}, min {min(counts)}, max {max(counts)}; "
           f"by kind per submission: " + ", ".join(f"{k} {v / n:.2f}" for k, v in kinds.most_common()))
     print(f"pooled-forecast jobs queued: {jobs} for {n} submissions")

@@ -19,6 +19,7 @@ from django.db.models import OuterRef, Subquery
 from rest_framework import serializers
 
 from .models import Evidence, LogEntry, Posterior, Prediction, Prior, Question
+from .rows import insert_row
 
 GENESIS = "0" * 64
 _AS_API_SHOWS = serializers.DateTimeField()
@@ -55,40 +56,40 @@ def head_sql(question_param: str = "%s") -> str:
 
 
 def _append(question: Question, *, kind: str, object_id: int, author: str, created_at: datetime,
-            content: Any, head: tuple[int | None, str | None] | None = None) -> LogEntry:
+            content: Any, head: tuple[int | None, str | None] | None = None) -> int:
     """`head`: the log's last (seq, chain), or (None, None) when it is empty, if the caller read it under the lock
-    already; otherwise it is read here."""
+    already; otherwise it is read here. Returns the new entry's id."""
     if head is None:
         last = LogEntry.objects.filter(question_id=question.pk).order_by("-seq").values_list("seq", "chain").first()
         head = last if last else (None, None)
     seq, previous = (head[0] + 1, str(head[1])) if head[0] is not None else (0, GENESIS)
     at = api_datetime(created_at)
     digest = entry_digest(kind=kind, object_id=object_id, author=author, created_at=at, content=content)
-    return LogEntry.objects.create(
-        question_id=question.pk, seq=seq, kind=kind, object_id=object_id, author=author, created_at=at,
+    return insert_row(
+        LogEntry, question_id=question.pk, seq=seq, kind=kind, object_id=object_id, author=author, created_at=at,
         content=content if kind == LogEntry.Kind.PRIOR else None, digest=digest, chain=chain_next(previous, digest),
     )
 
 
-def log_prior(question: Question, prior: Prior) -> LogEntry:
+def log_prior(question: Question, prior: Prior) -> int:
     # A prior has no created_at: each version is stamped with `updated_at`, which GET .../prior/ shows.
     return _append(question, kind=LogEntry.Kind.PRIOR, object_id=prior.pk, author=question.expert.get_username(),
                    created_at=prior.updated_at, content=prior.spec)
 
 
-def log_evidence(question: Question, evidence: Evidence) -> LogEntry:
+def log_evidence(question: Question, evidence: Evidence) -> int:
     return _append(question, kind=LogEntry.Kind.EVIDENCE, object_id=evidence.pk,
                    author=evidence.author.get_username(), created_at=evidence.created_at, content=evidence.body)
 
 
 def log_prediction(question: Question, prediction: Prediction, *,
-                   head: tuple[int | None, str | None] | None = None) -> LogEntry:
+                   head: tuple[int | None, str | None] | None = None) -> int:
     return _append(question, kind=LogEntry.Kind.PREDICTION, object_id=prediction.pk,
                    author=prediction.author.get_username(), created_at=prediction.created_at, content=prediction.spec,
                    head=head)
 
 
-def log_posterior(question: Question, posterior: Posterior) -> LogEntry:
+def log_posterior(question: Question, posterior: Posterior) -> int:
     # The posterior's time is `published_at`, which GET .../posterior/ shows.
     return _append(question, kind=LogEntry.Kind.POSTERIOR, object_id=posterior.pk,
                    author=question.expert.get_username(), created_at=posterior.published_at, content=posterior.spec)

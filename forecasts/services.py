@@ -62,6 +62,7 @@ from .permissions import (
     require_status,
 )
 from .question_cache import question_changed
+from .rows import insert_row
 from .stored import distribution_fields
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,10 @@ def question_lock_status(question_id: int) -> str:
     Predictions are taken only while the question is open, and the crowd (others' predictions, the pools) is shown
     to nobody until the posterior is published; the pooled-forecast job marks the views stale when it finishes
     (jobs.job_finish). In a rush this saves two cache writes per submission."""
-    return Question.objects.select_for_update().filter(pk=question_id).values_list("status", flat=True).get()
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT status FROM {Question._meta.db_table} WHERE id = %s{lock}", [question_id])
+        return cursor.fetchone()[0]
 
 
 # --- previews -------------------------------------------------------------------------------------------------------
@@ -336,31 +340,37 @@ def prediction_submit(*, question: Question | int, author, spec: Any, evidence_i
     (question, author) alone, which keeps exactly one current prediction per author when one author submits twice
     at once. A refusal under the question's lock rolls all of it back: nothing half-written.
     The returned prediction carries its evidence, so the response needs no further query.
+
+    This is the hot path of a rush at close (docs/benchmarks.md, issue #15), so its statements are plain SQL built
+    once (forecasts/rows.py): compiling them through the ORM was about half of a submission's CPU.
     """
-    question = _question_read(question, author)
+    question = _question_read(question, author, lock_for=author)
     require_not_expert(author, question)
-    _require_accepting(question, arrived_at)  # a cheap refusal before any lock; checked again under it below
+    _require_accepting(question, arrived_at)  # a cheap refusal before the question's lock; checked again under it
     fields = distribution_fields(spec=spec, domain=question.domain)
     evidence_ids = list(dict.fromkeys(evidence_ids))
     evidence = list(Evidence.objects.filter(question=question, pk__in=evidence_ids)) if evidence_ids else []
     missing = sorted(set(evidence_ids) - {e.pk for e in evidence})
     if missing:
         raise Invalid.field("evidence", f"no evidence {missing} on this question")
-    _author_lock(question.pk, author.pk)
-    # The hot path of a rush: its reads are plain SQL (the ORM's compiling of each was a fifth of a submission's
-    # CPU). One statement for the cap and for whether there is a current prediction to retire.
+    # Under the (question, author) lock: one statement for the cap and for whether there is a current prediction.
     table = Prediction._meta.db_table
+    mine = "WHERE question_id = %s AND author_id = %s"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN is_current THEN 1 ELSE 0 END), 0) FROM {table}"
-                       " WHERE question_id = %s AND author_id = %s", [question.pk, author.pk])
+        cursor.execute(f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN is_current THEN 1 ELSE 0 END), 0) FROM {table} {mine}",
+                       [question.pk, author.pk])
         total, current = cursor.fetchone()
-    if total >= limits.max_predictions_per_user():
-        raise Invalid.field("spec", f"you have made the most predictions allowed on one question "
-                                    f"({limits.max_predictions_per_user()}, FA_MAX_PREDICTIONS_PER_USER)")
-    # Keep the history; only the newest prediction per author is scored.
-    if current:
-        Prediction.objects.filter(question=question, author=author, is_current=True).update(is_current=False)
-    prediction = Prediction.objects.create(question=question, author=author, is_current=True, **fields)
+        if total >= limits.max_predictions_per_user():
+            raise Invalid.field("spec", f"you have made the most predictions allowed on one question "
+                                        f"({limits.max_predictions_per_user()}, FA_MAX_PREDICTIONS_PER_USER)")
+        # Keep the history; only the newest prediction per author is scored.
+        if current:
+            cursor.execute(f"UPDATE {table} SET is_current = %s {mine} AND is_current", [False, question.pk, author.pk])
+    row = {"question_id": question.pk, "author_id": author.pk, "is_current": True, "created_at": timezone.now(),
+           **fields}
+    prediction = Prediction(pk=insert_row(Prediction, **row), **row)
+    prediction._state.adding, prediction._state.db = False, connection.alias
+    prediction.question, prediction.author = question, author
     if evidence:
         prediction.evidence.set(evidence)
     _prefetched(prediction, "evidence", evidence)
@@ -368,8 +378,8 @@ def prediction_submit(*, question: Question | int, author, spec: Any, evidence_i
     # From here to the commit, under the question's row lock: the status as it is now, the close, the log.
     question.status = question_lock_status(question.pk)
     _require_accepting(question, arrived_at)
-    # After the lock, in one statement: the log's head (so the append has no gap or fork) and whether a pooled
-    # forecast refresh is waiting.
+    # After the lock, in one statement (the lock's own statement would read the head from a snapshot taken before
+    # it waited): the log's head, so the append has no gap or fork, and whether a pooled-forecast refresh is waiting.
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {head_sql()}, EXISTS(SELECT 1 FROM {Job._meta.db_table}"
@@ -383,23 +393,31 @@ def prediction_submit(*, question: Question | int, author, spec: Any, evidence_i
     return prediction
 
 
-def _question_read(question: Question | int, user) -> Question:
-    """The question read once, without a lock: 404 when there is none or the user may not see it, as the
-    visibility-filtered read of the other entry points would say."""
-    found = Question.objects.filter(pk=question if isinstance(question, int) else question.pk).first()
+# The columns of a question the submission path reads: its visibility, roles, status, close and domain.
+_SUBMIT_COLUMNS = ("id", "status", "closes_at", "expert_id", "created_by_id", "scale", "lower", "upper",
+                   "open_lower", "open_upper")
+
+
+def _question_read(question: Question | int, user, *, lock_for=None) -> Question:
+    """The question read once, without its row lock: 404 when there is none or the user may not see it, as the
+    visibility-filtered read of the other entry points would say. Only the columns the submission uses are read;
+    the others load on first access, as with `.only()`.
+
+    `lock_for`: on PostgreSQL, the same statement takes the transaction's advisory lock on (question, that user),
+    which serialises one author's submissions to one question until the commit; other authors are not held up.
+    SQLite lets one writer at a time anyway."""
+    pk = question if isinstance(question, int) else question.pk
+    lock = ""
+    params: list[Any] = [pk]
+    if lock_for is not None and connection.vendor == "postgresql":
+        key = ((pk & 0xFFFFFFFF) << 32) | (lock_for.pk & 0xFFFFFFFF)
+        lock = ", pg_advisory_xact_lock(%s) AS author_lock"
+        params.insert(0, key - (1 << 64) if key >= 1 << 63 else key)
+    found = next(iter(Question.objects.raw(
+        f"SELECT {', '.join(_SUBMIT_COLUMNS)}{lock} FROM {Question._meta.db_table} WHERE id = %s", params)), None)
     if found is None or not question_visible(user, found):
         raise NotFound("no such question")
     return found
-
-
-def _author_lock(question_id: int, author_id: int) -> None:
-    """Serialise one author's submissions to one question until the transaction ends (PostgreSQL's advisory lock on
-    the pair; SQLite lets one writer at a time anyway). Other authors are not held up."""
-    if connection.vendor != "postgresql":
-        return
-    key = ((question_id & 0xFFFFFFFF) << 32) | (author_id & 0xFFFFFFFF)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key - (1 << 64) if key >= 1 << 63 else key])
 
 
 def _prefetched(instance, relation: str, rows: list) -> None:
