@@ -1049,7 +1049,8 @@ def summarize(cdf: np.ndarray, domain: Domain) -> dict:
     out: dict = {}
     if inside > 0:
         u_lo, u_hi = U_GRID[:-1], U_GRID[1:]
-        x_lo, x_hi = domain.from_u(u_lo), domain.from_u(u_hi)
+        x_grid = domain.from_u(U_GRID)  # elementwise, so the same values as from_u of each end separately
+        x_lo, x_hi = x_grid[:-1], x_grid[1:]
         if domain.scale == "log":
             # Mean of x when ln x is uniform on the bin: x_lo (e^d - 1) / d with d its width in ln x. expm1 keeps
             # it exact on narrow ranges, where (x_hi - x_lo) / d loses every digit to cancellation.
@@ -1064,20 +1065,25 @@ def summarize(cdf: np.ndarray, domain: Domain) -> dict:
         out["mode"] = domain.format_x(float(domain.from_u((u_lo[best] + u_hi[best]) / 2)))
     else:
         out["mean"] = out["mode"] = None
-    for name, q in (("p5", 0.05), ("p25", 0.25), ("median", 0.5), ("p75", 0.75), ("p95", 0.95)):
-        out[name] = domain.format_x(_quantile(cdf, q, domain))
+    names = ("p5", "p25", "median", "p75", "p95")
+    for name, x in zip(names, _quantiles(cdf, np.array([0.05, 0.25, 0.5, 0.75, 0.95]), domain), strict=True):
+        out[name] = domain.format_x(x)
     out["mass_below"] = float(m[0])
     out["mass_above"] = float(m[-1])
     return {k: out[k] for k in ("mean", "median", "mode", "p5", "p25", "p75", "p95", "mass_below", "mass_above")}
 
 
-def _quantile(cdf: np.ndarray, q: float, domain: Domain) -> float | None:
-    if q < cdf[0] or q > cdf[-1]:
-        return None  # in the mass beyond a bound
-    i = int(np.searchsorted(cdf, q, side="left"))
-    if i == 0:
-        return float(domain.lower)
-    c0, c1 = cdf[i - 1], cdf[i]
-    frac = (q - c0) / (c1 - c0) if c1 > c0 else 1.0
-    return float(domain.from_u(U_GRID[i - 1] + frac * (U_GRID[i] - U_GRID[i - 1])))
+def _quantiles(cdf: np.ndarray, qs: np.ndarray, domain: Domain) -> list[float | None]:
+    """The quantiles `qs` of the total distribution, read off the piecewise-linear CDF in u; None for one in the
+    mass beyond a bound, the lower bound itself for one at or below the CDF's first point."""
+    i = np.searchsorted(cdf, qs, side="left")
+    below, above = np.maximum(i - 1, 0), np.minimum(i, len(cdf) - 1)  # clamped; the ends are decided below
+    c0, c1 = cdf[below], cdf[above]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(c1 > c0, (qs - c0) / (c1 - c0), 1.0)
+    u = U_GRID[below] + frac * (U_GRID[above] - U_GRID[below])
+    xs = domain.from_u(u)
+    return [None if q < cdf[0] or q > cdf[-1] else float(domain.lower) if k == 0 else float(x)
+            for q, k, x in zip(qs, i, xs, strict=True)]
+
 

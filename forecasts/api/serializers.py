@@ -436,6 +436,9 @@ class EvidenceSerializer(serializers.ModelSerializer):
         return obj.endorsements.count() if count is None else count
 
 
+_DATETIME = serializers.DateTimeField()  # its to_representation, as every declared DateTimeField here gives it
+
+
 class PredictionSerializer(serializers.ModelSerializer):
     author = serializers.SlugRelatedField(slug_field="username", read_only=True)
     evidence = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
@@ -449,6 +452,19 @@ class PredictionSerializer(serializers.ModelSerializer):
     @extend_schema_field(StoredDistributionSerializer)
     def get_distribution(self, obj):
         return StoredDistributionSerializer(obj).data
+
+    def to_representation(self, instance):
+        # What the declared fields give (a test holds the two equal), without building them for each instance: a
+        # submission's response and a page of predictions were spending more on the fields than on the data.
+        return {
+            "id": instance.pk,
+            "question": instance.question_id,
+            "author": instance.author.username,
+            "created_at": _DATETIME.to_representation(instance.created_at),
+            "is_current": instance.is_current,
+            "evidence": [evidence.pk for evidence in instance.evidence.all()],
+            "distribution": self.get_distribution(instance),
+        }
 
 
 class ScoreSerializer(serializers.ModelSerializer):

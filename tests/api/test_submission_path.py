@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from rest_framework import serializers
 from rest_framework.authtoken.models import Token
+from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
 
 from forecasts import jobs, runs
+from forecasts.api.serializers import PredictionSerializer
 from forecasts.models import Aggregate, Job, Prediction
 from tests.factories import UserFactory
 
@@ -74,18 +79,33 @@ def _token_client(user) -> APIClient:
     return client
 
 
-def test_a_submission_takes_at_most_twelve_statements(open_question, alice, django_assert_max_num_queries):
+def test_a_submission_takes_at_most_eleven_statements(open_question, alice, django_assert_max_num_queries):
     client = _token_client(alice)
     url = f"/api/questions/{open_question.pk}/predictions/"
     assert client.post(url, {"spec": SPECS[0]}, format="json").status_code == 201
     # A second submission retires the first (one UPDATE more); the pooled-forecast job is already waiting. The
-    # token, the question, the author's lock (PostgreSQL only), the cap, the UPDATE, the INSERT, the audit row, the
+    # token, the question with the author's lock (PostgreSQL), the cap, the UPDATE, the INSERT, the audit row, the
     # question's row lock, the log's head with the job check, the log's entry, and the transaction's begin and
     # commit.
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(11):
         response = client.post(url, {"spec": SPECS[1]}, format="json")
     assert response.status_code == 201
     assert response.json()["evidence"] == []
+
+
+def test_a_prediction_is_shown_as_its_declared_fields_would_show_it(client_for, open_question, alice):
+    """PredictionSerializer writes its representation by hand (the hot path); DRF's field-by-field one is the
+    reference, for the response to a submission with evidence and for the prediction read back from the database."""
+    ids = [client_for(alice).post(f"/api/questions/{open_question.pk}/evidence/", {"body": f"source {i}"},
+                                  format="json").json()["id"] for i in range(2)]
+    response = client_for(alice).post(f"/api/questions/{open_question.pk}/predictions/",
+                                      {"spec": SPECS[3], "evidence": ids}, format="json")
+    assert response.status_code == 201
+    stored = Prediction.objects.get(pk=response.json()["id"])
+    reference = serializers.ModelSerializer.to_representation(PredictionSerializer(), stored)
+    assert PredictionSerializer(stored).data == reference
+    assert response.json() == json.loads(JSONRenderer().render(reference))
+    assert sorted(reference["evidence"]) == sorted(ids) and reference["author"] == alice.username
 
 
 def test_the_question_get_takes_at_most_three_statements(open_question, alice, django_assert_max_num_queries):
