@@ -152,7 +152,8 @@ if CELERY_BROKER_URL:
 FA_CACHE_URL = env_str("FA_CACHE_URL") or (CELERY_BROKER_URL if (CELERY_BROKER_URL or "").startswith("redis") else "")
 if FA_CACHE_URL:
     validate_broker_url("FA_CACHE_URL", FA_CACHE_URL)
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": FA_CACHE_URL,
+    # Django's Redis backend, reusing its redis-py client (forecasts/cache.py says why).
+    CACHES = {"default": {"BACKEND": "forecasts.cache.RedisCache", "LOCATION": FA_CACHE_URL,
                           "KEY_PREFIX": "fa"}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

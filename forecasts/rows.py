@@ -10,21 +10,24 @@ It skips what `create` would do besides: model signals (this project connects no
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from django.db import connection
 from django.db.models import Field, Model
 
+_STATEMENTS: dict[tuple[type[Model], tuple[str, ...], str], tuple[str, tuple[Field, ...]]] = {}
 
-@functools.cache
+
 def _insert_sql(model: type[Model], columns: tuple[str, ...], vendor: str) -> tuple[str, tuple[Field, ...]]:
+    if (model, columns, vendor) in _STATEMENTS:
+        return _STATEMENTS[model, columns, vendor]
     meta = model._meta
     fields = tuple(meta.get_field(name) for name in columns)
     quote = connection.ops.quote_name
     names = ", ".join(quote(f.column) for f in fields)
     slots = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({slots}) RETURNING {quote(meta.pk.column)}"
+    _STATEMENTS[model, columns, vendor] = sql, fields
     return sql, fields
 
 
