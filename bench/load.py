@@ -14,8 +14,9 @@ It starts, and stops at the end, everything it measures, as the README's product
 The client is aiohttp on loopback (`pip install aiohttp`), every phase bounded in time (--seconds) and count. 200
 commenters with API tokens and one open question are seeded through the services. Phases: the API root (the
 yardstick: the same stack doing almost nothing), submissions at 16 concurrent clients, the API root again (the
-yardstick is the mean of the two), the question's JSON, the anonymous question page, a mixed phase (submissions, evidence, the question, the page, the scores), and the rush at
-close: 1,000 submissions sent evenly over the last 5 s before a question's closes_at and 100 in the second after.
+yardstick is the mean of the two), the question's JSON, the anonymous question page, a mixed phase (submissions,
+evidence, the question, the page, the scores), and the rush at close: 1,000 submissions sent evenly over the last
+5 s before a question's closes_at and 100 in the second after.
 
 For each phase: throughput, p50/p95/p99 latency, errors, the row check, the ratio to the API root's throughput in
 the same run, and the client's CPU (share of one core, and of the machine). Then the machine (CPU model, AVX-512 or
