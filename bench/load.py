@@ -108,11 +108,11 @@ class Phase:
                    if self.machine_cpu else ""))
 
 
-def cpu_by_group(roots: dict[int, str]) -> dict[str, float]:
-    """CPU seconds (user + system) so far of the processes under test, summed by role: each of `roots` (pid -> role:
+def cpu_by_process(roots: dict[int, str]) -> dict[int, tuple[str, float]]:
+    """CPU seconds (user + system) so far of each process under test, with its role: each of `roots` (pid -> role:
     gunicorn, the Celery worker, nginx) with all its descendants, the PostgreSQL backends serving the load's
-    database, Redis, and this client. The difference over a phase divided by its requests says where each request's
-    machine time went. Other work on the machine is left out (a process that exits within the phase loses its CPU)."""
+    database, Redis, and this client. `cpu_over` turns two readings into each role's share of a phase. Other work on
+    the machine is left out."""
     tick = os.sysconf("SC_CLK_TCK")
     procs: dict[int, tuple[int, float, str]] = {}  # pid -> (parent, CPU seconds, command line)
     for entry in os.listdir("/proc"):
@@ -135,13 +135,23 @@ def cpu_by_group(roots: dict[int, str]) -> dict[str, float]:
         return None
 
     me = os.getpid()
-    totals: dict[str, float] = {}
+    found: dict[int, tuple[str, float]] = {}
     for pid, (_, seconds, cmdline) in procs.items():
         group = ("client" if pid == me else role(pid)
                  or ("database" if f" {DB} " in cmdline or cmdline.startswith(SERVER_PROCESSES) else None)
                  or ("redis" if cmdline.split(" ", 1)[0].endswith("redis-server") else None))
         if group:
-            totals[group] = totals.get(group, 0.0) + seconds
+            found[pid] = (group, seconds)
+    return found
+
+
+def cpu_over(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """Each role's CPU seconds between two readings, process by process: one started within them counts from zero,
+    and one that exited within them (a database connection closed) loses what it spent there, rather than taking
+    all its earlier CPU out of its role's sum."""
+    totals: dict[str, float] = {}
+    for pid, (group, seconds) in after.items():
+        totals[group] = totals.get(group, 0.0) + seconds - before.get(pid, (group, 0.0))[1]
     return totals
 
 
@@ -289,12 +299,11 @@ async def run_closed_loop(phase: Phase, seconds: float, limit: int, request) -> 
             sent += 1
             await request(k, sent)
 
-    machine0 = cpu_by_group(STACK_ROLES)
+    machine0 = cpu_by_process(STACK_ROLES)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     await asyncio.gather(*(client(k) for k in range(CONCURRENCY)))
     phase.cpu, phase.seconds = time.process_time() - cpu0, time.perf_counter() - wall0
-    machine1 = cpu_by_group(STACK_ROLES)
-    phase.machine_cpu = {group: machine1[group] - machine0.get(group, 0.0) for group in machine1}
+    phase.machine_cpu = cpu_over(machine0, cpu_by_process(STACK_ROLES))
 
 
 async def main_async(args, base: str, seeded: dict, tokens: list[str]) -> list[Phase]:
