@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from amplification.pooling import POOL_METHODS
 from amplification.scoring import score_predictions
@@ -30,7 +30,6 @@ from .models import (
     Influence,
     Job,
     LogEntry,
-    Outcome,
     OutcomeScore,
     Prediction,
     PrizeAllocation,
@@ -304,10 +303,6 @@ SUMMARY_FORECASTS = (OutcomeScore.Forecast.PRIOR, OutcomeScore.Forecast.POSTERIO
 _FORECAST_ORDER = {name: i for i, name in enumerate([*SUMMARY_FORECASTS, OutcomeScore.Forecast.PREDICTION])}
 
 
-def outcome_of(question: Question) -> Outcome | None:
-    return Outcome.objects.filter(question=question).select_related("recorded_by").first()
-
-
 def outcome_scored(question: Question) -> bool:
     """The outcome scores show once the outcome job has finished, so nobody reads a half-written set."""
     return Job.objects.filter(question=question, kind=Job.Kind.OUTCOME, state=Job.State.DONE).exists()
@@ -343,42 +338,66 @@ def question_report(question: Question, *, rows: bool = True) -> dict[str, Any]:
     `rows=False` leaves out `outcome_scores` (every prediction's row: 100,000 on a big question) for the readers that
     show only the summary, the page and the report across questions; the summary rows and the share of predictions
     that beat the prior are read by themselves."""
-    question = Question.objects.select_related("prior", "posterior").get(pk=question.pk)
-    aggregate = question.aggregate
-    pool_scores = aggregate.scores if aggregate is not None else None
-    outcome = outcome_of(question)
-    scored = outcome_scored(question)
-    summary = ({r.forecast: r for r in OutcomeScore.objects.filter(question=question, forecast__in=SUMMARY_FORECASTS)}
-               if scored else {})
-    prior_row = summary.get(OutcomeScore.Forecast.PRIOR)
-    beat_prior = None
-    if prior_row is not None:
-        counts = OutcomeScore.objects.filter(question=question, forecast=OutcomeScore.Forecast.PREDICTION).aggregate(
-            n=Count("id"), beat=Count("id", filter=Q(baseline__gt=prior_row.baseline)))
-        beat_prior = counts["beat"] / counts["n"] if counts["n"] else None
-    n_predictions = (aggregate.n_predictions if aggregate is not None
-                     else question.predictions.filter(is_current=True).count())
-    return {
-        "question": question.pk,
-        "title": question.title,
-        "status": question.status,
-        "kl_posterior_prior": _kl_posterior_prior(question, aggregate),
-        "kl_posterior_pool": pool_scores["kl"] if pool_scores else None,
-        "pool_skill": pool_scores["skill"] if pool_scores else None,
-        "pool_method": aggregate.method if aggregate is not None else None,
-        "pools": pools_compared(question),
-        "n_predictions": n_predictions,
-        "outcome": {"value": outcome.value, "bucket": outcome.bucket} if outcome is not None else None,
-        "annulled": bool(outcome is not None and outcome.annulled),
-        "side_by_side": {
-            name: ({"log_score": r.log_score, "baseline": r.baseline, "crps": r.crps} if (r := summary.get(name))
-                   else None)
-            for name in SUMMARY_FORECASTS
-        },
-        "beat_prior_share": beat_prior,
-        "scored": bool(summary),
-        "outcome_scores": outcome_scores_list(question) if rows and scored else [],
-    }
+    (report,) = _reports([question.pk], rows=rows)
+    return report
+
+
+def _reports(question_ids: list[int], *, rows: bool) -> list[dict[str, Any]]:
+    """The reports of these questions, in this order, read in the same few statements however many they are: the
+    questions with their prior, posterior and outcome; their stored pools; which have finished scoring against the
+    outcome; those scores' summary rows; and, per question, the predictions that beat the prior and the current
+    predictions of a question without a pool."""
+    questions = Question.objects.select_related("prior", "posterior", "outcome__recorded_by").in_bulk(question_ids)
+    pools: dict[int, dict[str, Aggregate]] = defaultdict(dict)
+    for stored in Aggregate.objects.filter(question_id__in=question_ids).only("question_id", "method", "scores",
+                                                                             "n_predictions"):
+        pools[stored.question_id][stored.method] = stored
+    scored = set(Job.objects.filter(question_id__in=question_ids, kind=Job.Kind.OUTCOME, state=Job.State.DONE)
+                 .values_list("question_id", flat=True))
+    summary: dict[int, dict[str, OutcomeScore]] = defaultdict(dict)
+    for row in OutcomeScore.objects.filter(question_id__in=scored, forecast__in=SUMMARY_FORECASTS):
+        summary[row.question_id][row.forecast] = row
+    prior_baseline = OutcomeScore.objects.filter(question_id=OuterRef("question_id"),
+                                                 forecast=OutcomeScore.Forecast.PRIOR).values("baseline")[:1]
+    beat = {row["question_id"]: row for row in OutcomeScore.objects.filter(
+        question_id__in=[q for q in scored if OutcomeScore.Forecast.PRIOR in summary[q]],
+        forecast=OutcomeScore.Forecast.PREDICTION,
+    ).order_by().values("question_id").annotate(n=Count("id"), beat=Count("id", filter=Q(
+        baseline__gt=Subquery(prior_baseline))))}
+    default = settings.FA_POOL_DEFAULT_METHOD
+    unpooled = [q for q in question_ids if default not in pools[q]]
+    current = dict(Prediction.objects.filter(question_id__in=unpooled, is_current=True).order_by()
+                   .values("question_id").annotate(n=Count("id")).values_list("question_id", "n"))
+
+    def report(question: Question) -> dict[str, Any]:
+        aggregate = pools[question.pk].get(default)
+        pool_scores = aggregate.scores if aggregate is not None else None
+        outcome = getattr(question, "outcome", None)
+        sides = summary[question.pk]
+        counts = beat.get(question.pk)
+        return {
+            "question": question.pk,
+            "title": question.title,
+            "status": question.status,
+            "kl_posterior_prior": _kl_posterior_prior(question, aggregate),
+            "kl_posterior_pool": pool_scores["kl"] if pool_scores else None,
+            "pool_skill": pool_scores["skill"] if pool_scores else None,
+            "pool_method": aggregate.method if aggregate is not None else None,
+            "pools": _compared({method: stored.scores for method, stored in pools[question.pk].items()}),
+            "n_predictions": aggregate.n_predictions if aggregate is not None else current.get(question.pk, 0),
+            "outcome": {"value": outcome.value, "bucket": outcome.bucket} if outcome is not None else None,
+            "annulled": bool(outcome is not None and outcome.annulled),
+            "side_by_side": {
+                name: ({"log_score": r.log_score, "baseline": r.baseline, "crps": r.crps} if (r := sides.get(name))
+                       else None)
+                for name in SUMMARY_FORECASTS
+            },
+            "beat_prior_share": counts["beat"] / counts["n"] if counts and counts["n"] else None,
+            "scored": bool(sides),
+            "outcome_scores": outcome_scores_list(question) if rows and question.pk in scored else [],
+        }
+
+    return [report(questions[pk]) for pk in question_ids]
 
 
 def _mean(values: list[float]) -> float | None:
@@ -391,9 +410,12 @@ REPORT_MEANS = ("kl_posterior_prior", "kl_posterior_pool", "pool_skill", "beat_p
 def pools_compared(question: Question) -> list[dict[str, Any]]:
     """Every pooling method's KL(posterior || pool) and skill on this question, in POOL_METHODS order; null until
     the posterior exists (or where the pooled-forecast job has not stored that method)."""
-    stored = {a.method: a.scores for a in Aggregate.objects.filter(question=question).only("method", "scores")}
+    return _compared({a.method: a.scores for a in Aggregate.objects.filter(question=question).only("method", "scores")})
+
+
+def _compared(scores_by_method: dict[str, dict | None]) -> list[dict[str, Any]]:
     return [{"method": method, "kl": (scores or {}).get("kl"), "skill": (scores or {}).get("skill")}
-            for method in POOL_METHODS for scores in [stored.get(method)]]
+            for method in POOL_METHODS for scores in [scores_by_method.get(method)]]
 
 
 def pools_side_by_side(question: Question) -> list[Aggregate]:
@@ -415,8 +437,8 @@ def pools_across(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def reports_visible(user) -> list[dict[str, Any]]:
-    """The report of every question whose crowd the user may see, newest first."""
-    return [question_report(q, rows=False) for q in questions_visible(user) if crowd_visible(q, user)]
+    """The report of every question whose crowd the user may see, newest first (a fixed number of statements)."""
+    return _reports([q.pk for q in questions_visible(user) if crowd_visible(q, user)], rows=False)
 
 
 def report_across(reports: list[dict[str, Any]]) -> dict[str, Any]:

@@ -241,3 +241,40 @@ def test_it_leaves_hidden_crowds_out_of_the_sum(closed_question, alice, client_f
     assert closed_question.status == Status.CLOSED
     assert client_for(alice).get("/api/report/").data["n_questions"] == 0
 
+
+
+def test_the_sum_reads_every_question_in_the_same_statements_as_one_and_the_same_reports(
+    scored, expert, organizer, alice, bob, carol, client_for, closed_question, django_capture_on_commit_callbacks
+):
+    """GET /api/report/ reads a fixed number of statements however many questions it sums, and each question's part
+    of it is what that question's own report (GET .../report/) says. The questions differ in everything the report
+    reads: outcome scored or not, annulled, with a posterior or without (an organizer's outcome), a pool or none."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client_for(alice).get("/api/report/").status_code == 200
+        return len(ctx.captured_queries)
+
+    _record(client_for(expert), scored, 1e9, django_capture_on_commit_callbacks)
+    one = statements()
+    annulled = build_scored_question(django_capture_on_commit_callbacks, expert=expert, title="annulled",
+                                     predictions={alice: NO_CHANGE, bob: CLOSE})
+    _record(client_for(expert), annulled, "annulled", django_capture_on_commit_callbacks)
+    pending = build_scored_question(django_capture_on_commit_callbacks, expert=expert, title="no outcome yet",
+                                    predictions={carol: WRONG_WAY})
+    assert _record(client_for(organizer), closed_question, 1e10, django_capture_on_commit_callbacks).status_code == 200
+    assert statements() == one
+
+    from forecasts import selectors
+
+    reports = selectors.reports_visible(alice)
+    assert len(reports) == 4
+    assert reports == [selectors.question_report(type(scored).objects.get(pk=r["question"]), rows=False)
+                       for r in reports]
+    by_id = {r["question"]: r for r in reports}
+    assert by_id[annulled.pk]["annulled"] is True and by_id[pending.pk]["outcome"] is None
+    assert by_id[scored.pk]["beat_prior_share"] is not None and by_id[scored.pk]["scored"] is True
+    assert by_id[closed_question.pk]["side_by_side"]["posterior"] is None
+    assert by_id[pending.pk]["n_predictions"] == 1 and by_id[annulled.pk]["n_predictions"] == 2
