@@ -342,7 +342,7 @@ def prediction_submit(*, question: Question | int, author, spec: Any, evidence_i
     The returned prediction carries its evidence, so the response needs no further query.
 
     This is the hot path of a rush at close (docs/benchmarks.md, issue #15), so its statements are plain SQL built
-    once (forecasts/rows.py): compiling them through the ORM was about half of a submission's CPU.
+    once (forecasts/rows.py): building them through the ORM cost about a quarter of a submission's CPU.
     """
     question = _question_read(question, author, lock_for=author)
     require_not_expert(author, question)

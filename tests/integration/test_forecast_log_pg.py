@@ -70,3 +70,40 @@ def test_it_keeps_one_unbroken_chain_under_20_simultaneous_predictions_forecast_
             assert entry.digest == digest
         assert entry.chain == hashlib.sha256((previous + entry.digest).encode("utf-8")).hexdigest()
         previous = entry.chain
+
+
+def test_one_author_submitting_eight_times_at_once_keeps_one_current_prediction():
+    """The (question, author) advisory lock, taken with the question's read: eight submissions by one author at the
+    same moment all succeed, in turn, each retiring the one before. Without the lock two of them would both find the
+    same current row and the second INSERT would break the one-current-per-author constraint."""
+    expert = User.objects.create_user(username="same-expert", password="pass-word-123")
+    author = User.objects.create_user(username="same-author", password="pass-word-123")
+    question = services.question_create(created_by=expert, closes_at=timezone.now() + timedelta(days=1),
+                                        **COMPUTE_QUESTION)
+    services.prior_set(question=question, user=expert, spec=PRIOR_SPEC)
+    services.question_open(question=question, user=expert)
+    n = 8
+    start = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def submit(i: int) -> None:
+        try:
+            start.wait()
+            services.prediction_submit(question=question.pk, author=author,
+                                       spec={"type": "lognormal", "median": 1e8 * (i + 1), "sigma": 2.0})
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    rows = Prediction.objects.filter(question=question, author=author)
+    assert rows.count() == n and rows.filter(is_current=True).count() == 1
+    # The current one is the last to commit: the log's last entry.
+    last = LogEntry.objects.filter(question=question).order_by("-seq").first()
+    assert rows.get(is_current=True).pk == last.object_id
