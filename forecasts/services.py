@@ -287,10 +287,18 @@ def _require_accepting(question: Question, arrived_at: datetime | None = None) -
 
 @transaction.atomic
 def evidence_post(
-    *, question: Question, author, body: str, sources: Sequence[str] = (), parent_id: int | None = None,
+    *, question: Question | int, author, body: str, sources: Sequence[str] = (), parent_id: int | None = None,
     arrived_at: datetime | None = None,
 ) -> Evidence:
-    question = question_locked(question)
+    """Post a comment (or a reply, with `parent_id`) on an open question. `question` may be its id (the API's path):
+    the question is then read once, under its row lock, and a question the author may not see is a 404, as the
+    visibility-filtered read of the other entry points would say."""
+    try:
+        question = question_locked(question)
+    except Question.DoesNotExist:
+        raise NotFound("no such question") from None
+    if not question_visible(author, question):
+        raise NotFound("no such question")
     _require_accepting(question, arrived_at)
     if not body.strip():
         raise Invalid.field("body", "must not be blank")

@@ -188,16 +188,17 @@ class QuestionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                    description=CLOSE_BY_ARRIVAL)
     @action(detail=True, methods=["get", "post"], pagination_class=BoundedListPagination)
     def evidence(self, request, pk=None):
-        question = self.get_object()
         if request.method == "GET":
+            question = self.get_object()
             return self._page(selectors.evidence_list(question), s.EvidenceSerializer,
                               context=evidence_context(question, request.user))
         data = parse_body(s.EvidenceInSerializer, request)
+        # The service reads the question once, under its lock, and answers 404 as get_object would.
         evidence = services.evidence_post(
-            question=question, author=request.user, body=data["body"], sources=data.get("sources", []),
+            question=int(pk), author=request.user, body=data["body"], sources=data.get("sources", []),
             parent_id=data.get("parent"), arrived_at=arrival_of(request),
         )
-        return Response(s.EvidenceSerializer(evidence, context=evidence_context(question, request.user)).data,
+        return Response(s.EvidenceSerializer(evidence, context=evidence_context(evidence.question, request.user)).data,
                         status=status.HTTP_201_CREATED)
 
     @extend_schema(methods=["GET"], request=None, responses={200: s.PredictionSerializer(many=True)})

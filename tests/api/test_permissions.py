@@ -95,6 +95,22 @@ def test_a_draft_is_invisible_to_others(client_for, draft_question, alice, exper
     assert client_for(expert).get(f"/api/questions/{draft_question.pk}/").status_code == 200
 
 
+def test_writing_to_a_draft_one_cannot_see_is_a_404_and_writes_nothing(client_for, draft_question, alice):
+    # The submission and evidence paths read the question themselves (under its lock), not through the viewset's
+    # visibility-filtered get_object: they must say the same 404, and for an unknown id too.
+    from forecasts.models import AuditEvent, Evidence, LogEntry, Prediction
+
+    before = (Evidence.objects.count(), Prediction.objects.count(), LogEntry.objects.count(),
+              AuditEvent.objects.count())
+    for pk in (draft_question.pk, 999_999):
+        evidence = client_for(alice).post(f"/api/questions/{pk}/evidence/", {"body": "an argument"}, format="json")
+        prediction = client_for(alice).post(f"/api/questions/{pk}/predictions/",
+                                            {"spec": {"type": "lognormal", "median": 1e9, "sigma": 2}}, format="json")
+        assert (evidence.status_code, prediction.status_code) == (404, 404)
+    assert (Evidence.objects.count(), Prediction.objects.count(), LogEntry.objects.count(),
+            AuditEvent.objects.count()) == before
+
+
 def test_only_organizers_create_a_question_for_another_expert(client_for, alice, organizer, expert):
     body = {"title": "T", "scale": "linear", "lower": 0, "upper": 10, "closes_at": "2999-01-01T00:00:00Z",
             "expert": "expert"}

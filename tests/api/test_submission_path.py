@@ -108,6 +108,18 @@ def test_a_prediction_is_shown_as_its_declared_fields_would_show_it(client_for, 
     assert sorted(reference["evidence"]) == sorted(ids) and reference["author"] == alice.username
 
 
+def test_an_evidence_post_takes_at_most_ten_statements(open_question, alice, django_assert_max_num_queries):
+    client = _token_client(alice)
+    url = f"/api/questions/{open_question.pk}/evidence/"
+    assert client.post(url, {"body": "a first argument"}, format="json").status_code == 201
+    # The token, the question under its row lock (read once: no visibility-filtered read before it), the author's
+    # count, the INSERT, the log's head and entry, the audit row, the blind-weighting names for the response, and the
+    # transaction's begin and commit.
+    with django_assert_max_num_queries(10):
+        response = client.post(url, {"body": "a second argument"}, format="json")
+    assert response.status_code == 201
+
+
 def test_the_question_get_takes_at_most_three_statements(open_question, alice, django_assert_max_num_queries):
     client = _token_client(alice)
     with django_assert_max_num_queries(3):
