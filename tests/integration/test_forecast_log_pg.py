@@ -21,32 +21,46 @@ User = get_user_model()
 N = 20
 
 
-def test_it_keeps_one_unbroken_chain_under_20_simultaneous_predictions_forecast_log():
-    expert = User.objects.create_user(username="race-expert", password="pass-word-123")
+def _open_question(prefix: str):
+    expert = User.objects.create_user(username=f"{prefix}-expert", password="pass-word-123")
     question = services.question_create(created_by=expert, closes_at=timezone.now() + timedelta(days=1),
                                         **COMPUTE_QUESTION)
     services.prior_set(question=question, user=expert, spec=PRIOR_SPEC)
     services.question_open(question=question, user=expert)
-    users = [User.objects.create_user(username=f"racer-{i:02d}", password="pass-word-123") for i in range(N)]
-    start = threading.Barrier(N)
+    return question
+
+
+def _all_at_once(n: int, work) -> None:
+    """Run work(0) ... work(n - 1) in n threads released together, each on its own database connection, and fail
+    with every exception the threads met."""
+    start = threading.Barrier(n)
     errors: list[BaseException] = []
 
-    def submit(i: int) -> None:
+    def run(i: int) -> None:
         try:
             start.wait()
-            spec = {"type": "lognormal", "median": 1e8 * (i + 1), "sigma": 2.0}
-            services.prediction_submit(question=question, author=users[i], spec=spec)
+            work(i)
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
         finally:
             connection.close()  # each thread opened its own connection
 
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(N)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
     assert not errors, errors
+
+
+def _spec(i: int) -> dict:
+    return {"type": "lognormal", "median": 1e8 * (i + 1), "sigma": 2.0}
+
+
+def test_it_keeps_one_unbroken_chain_under_20_simultaneous_predictions_forecast_log():
+    question = _open_question("race")
+    users = [User.objects.create_user(username=f"racer-{i:02d}", password="pass-word-123") for i in range(N)]
+    _all_at_once(N, lambda i: services.prediction_submit(question=question, author=users[i], spec=_spec(i)))
 
     entries = list(LogEntry.objects.filter(question=question).order_by("seq"))
     assert [e.seq for e in entries] == list(range(N + 1))  # the prior, then 20 predictions, no gap
@@ -76,32 +90,10 @@ def test_one_author_submitting_eight_times_at_once_keeps_one_current_prediction(
     """The (question, author) advisory lock, taken with the question's read: eight submissions by one author at the
     same moment all succeed, in turn, each retiring the one before. Without the lock two of them would both find the
     same current row and the second INSERT would break the one-current-per-author constraint."""
-    expert = User.objects.create_user(username="same-expert", password="pass-word-123")
+    question = _open_question("same")
     author = User.objects.create_user(username="same-author", password="pass-word-123")
-    question = services.question_create(created_by=expert, closes_at=timezone.now() + timedelta(days=1),
-                                        **COMPUTE_QUESTION)
-    services.prior_set(question=question, user=expert, spec=PRIOR_SPEC)
-    services.question_open(question=question, user=expert)
     n = 8
-    start = threading.Barrier(n)
-    errors: list[BaseException] = []
-
-    def submit(i: int) -> None:
-        try:
-            start.wait()
-            services.prediction_submit(question=question.pk, author=author,
-                                       spec={"type": "lognormal", "median": 1e8 * (i + 1), "sigma": 2.0})
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
+    _all_at_once(n, lambda i: services.prediction_submit(question=question.pk, author=author, spec=_spec(i)))
     rows = Prediction.objects.filter(question=question, author=author)
     assert rows.count() == n and rows.filter(is_current=True).count() == 1
     # The current one is the last to commit: the log's last entry.
