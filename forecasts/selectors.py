@@ -338,16 +338,17 @@ def question_report(question: Question, *, rows: bool = True) -> dict[str, Any]:
     `rows=False` leaves out `outcome_scores` (every prediction's row: 100,000 on a big question) for the readers that
     show only the summary, the page and the report across questions; the summary rows and the share of predictions
     that beat the prior are read by themselves."""
-    (report,) = _reports([question.pk], rows=rows)
+    (report,) = _reports([Question.objects.select_related("prior", "posterior", "outcome").get(pk=question.pk)],
+                         rows=rows)
     return report
 
 
-def _reports(question_ids: list[int], *, rows: bool) -> list[dict[str, Any]]:
-    """The reports of these questions, in this order, read in the same few statements however many they are: the
-    questions with their prior, posterior and outcome; their stored pools; which have finished scoring against the
-    outcome; those scores' summary rows; and, per question, the predictions that beat the prior and the current
-    predictions of a question without a pool."""
-    questions = Question.objects.select_related("prior", "posterior", "outcome__recorded_by").in_bulk(question_ids)
+def _reports(questions: list[Question], *, rows: bool) -> list[dict[str, Any]]:
+    """The reports of these questions (read with their prior, posterior and outcome), in this order, in the same
+    few statements however many they are: their stored pools; which have finished scoring against the outcome;
+    those scores' summary rows; and, per question, the predictions that beat the prior and the current predictions
+    of a question without a pool."""
+    question_ids = [q.pk for q in questions]
     pools: dict[int, dict[str, Aggregate]] = defaultdict(dict)
     for stored in Aggregate.objects.filter(question_id__in=question_ids).only("question_id", "method", "scores",
                                                                              "n_predictions"):
@@ -397,7 +398,7 @@ def _reports(question_ids: list[int], *, rows: bool) -> list[dict[str, Any]]:
             "outcome_scores": outcome_scores_list(question) if rows and question.pk in scored else [],
         }
 
-    return [report(questions[pk]) for pk in question_ids]
+    return [report(question) for question in questions]
 
 
 def _mean(values: list[float]) -> float | None:
@@ -438,7 +439,7 @@ def pools_across(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def reports_visible(user) -> list[dict[str, Any]]:
     """The report of every question whose crowd the user may see, newest first (a fixed number of statements)."""
-    return _reports([q.pk for q in questions_visible(user) if crowd_visible(q, user)], rows=False)
+    return _reports([q for q in questions_visible(user) if crowd_visible(q, user)], rows=False)
 
 
 def report_across(reports: list[dict[str, Any]]) -> dict[str, Any]:
