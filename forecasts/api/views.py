@@ -49,7 +49,8 @@ CLOSE_BY_ARRIVAL = (
     "trusted proxy's request-start header when FA_REQUEST_START_HEADER is set; a client's own header is ignored). "
     "One that arrived before closes_at is stored even if processed after it, within FA_CLOSE_GRACE_SECONDS (default "
     "5 s) past closes_at, while the question is still open; one that arrived at or after closes_at, or is processed "
-    "after the grace, or reaches a question closed by hand, is a 409."
+    "after the grace, or reaches a question closed by hand, is a 409. A proxy's stamp is judged by the latest instant "
+    "its digits allow (nginx: the end of its millisecond)."
 )
 
 THROTTLED = {429: OpenApiResponse(description="Too many requests: wait the seconds in Retry-After")}

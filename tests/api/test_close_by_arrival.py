@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from django.utils import timezone
 
 from forecasts import services
+from forecasts.arrival import parse_request_start
 from forecasts.models import Evidence, LogEntry, Prediction, Question
 from tests.conftest import POSTERIOR_SPEC
 
@@ -79,6 +80,56 @@ def test_it_uses_the_trusted_proxys_stamp_when_configured(client_for, open_quest
         response = client_for(bob).post(f"/api/questions/{open_question.pk}/predictions/", {"spec": POSTERIOR_SPEC},
                                         format="json", HTTP_X_REQUEST_START=stamp)
     assert response.status_code == 201, response.json()
+
+
+def _post_stamped(client, question, stamp: str):
+    return client.post(f"/api/questions/{question.pk}/predictions/", {"spec": POSTERIOR_SPEC}, format="json",
+                       HTTP_X_REQUEST_START=stamp)
+
+
+def test_a_proxy_stamp_in_the_millisecond_that_holds_the_close_counts_as_after_it(
+    client_for, open_question, bob, settings
+):
+    # nginx's t=<seconds>.<ms> says "somewhere in this millisecond": with the close 0.4 ms into it, the request may
+    # have arrived after the close, so it is not stored (the load script's rush found one such stored).
+    settings.FA_REQUEST_START_HEADER = "X-Request-Start"
+    closes_at = open_question.closes_at.replace(microsecond=123_400)
+    Question.objects.filter(pk=open_question.pk).update(closes_at=closes_at)
+    with time_machine.travel(closes_at + timedelta(milliseconds=2), tick=False):
+        response = _post_stamped(client_for(bob), open_question, f"t={int(closes_at.timestamp())}.123")
+    assert response.status_code == 409
+    assert not Prediction.objects.filter(author=bob).exists()
+
+
+def test_a_proxy_stamp_in_the_last_millisecond_before_a_whole_millisecond_close_is_stored(
+    client_for, open_question, bob, settings
+):
+    settings.FA_REQUEST_START_HEADER = "X-Request-Start"
+    closes_at = open_question.closes_at.replace(microsecond=0)
+    Question.objects.filter(pk=open_question.pk).update(closes_at=closes_at)
+    last_millisecond = f"t={int(closes_at.timestamp()) - 1}.999"
+    with time_machine.travel(closes_at + timedelta(milliseconds=2), tick=False):
+        assert _post_stamped(client_for(bob), open_question, last_millisecond).status_code == 201
+        assert _post_stamped(client_for(bob), open_question, f"t={int(closes_at.timestamp())}.000").status_code == 409
+
+
+@pytest.mark.parametrize(("raw", "start_us", "width_us"), [
+    ("t=1700000000.123", 1_700_000_000_123_000, 1_000),
+    ("1700000000", 1_700_000_000_000_000, 1_000_000),
+    ("t=1700000000.25", 1_700_000_000_250_000, 10_000),
+    ("t=1700000000.1234567", 1_700_000_000_123_456, 1),
+    ("t=1.7e9", 1_700_000_000_000_000, 1_000_000),
+])
+def test_a_proxy_stamp_is_read_exactly_with_its_resolution(raw, start_us, width_us):
+    start, width = parse_request_start(raw)
+    assert (start - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) == start_us
+    assert width == timedelta(microseconds=width_us)
+
+
+@pytest.mark.parametrize("raw", ["t=", "t=abc", "t=nan", "t=inf", "t=-1", "t=0", "t=1e400",
+                                 "t=1700000000123"])  # the last: milliseconds, not seconds: past year 9999
+def test_a_stamp_that_is_not_a_time_is_ignored(raw):
+    assert parse_request_start(raw) is None
 
 
 def test_it_refuses_an_on_time_arrival_after_a_close_by_hand(client_for, open_question, expert, bob):
