@@ -32,8 +32,7 @@ def parse_request_start(raw: str) -> tuple[datetime, timedelta] | None:
         seconds = Decimal(text)
         if not seconds.is_finite() or seconds <= 0:
             return None
-        exponent = seconds.as_tuple().exponent
-        digits = min(6, max(0, -exponent if isinstance(exponent, int) else 0))
+        digits = min(6, max(0, -int(seconds.as_tuple().exponent)))  # an int once the value is finite
         micro = int(seconds.scaleb(6).to_integral_value(rounding=ROUND_FLOOR))
         return _EPOCH + timedelta(microseconds=micro), timedelta(microseconds=10 ** (6 - digits))
     except (InvalidOperation, ValueError, OverflowError):

@@ -20,6 +20,11 @@ def _post_prediction(client, question):
     return client.post(f"/api/questions/{question.pk}/predictions/", {"spec": POSTERIOR_SPEC}, format="json")
 
 
+def _post_stamped(client, question, stamp: str):
+    return client.post(f"/api/questions/{question.pk}/predictions/", {"spec": POSTERIOR_SPEC}, format="json",
+                       HTTP_X_REQUEST_START=stamp)
+
+
 @pytest.fixture
 def lock_waits_until(monkeypatch):
     """Make the services' row lock return only at `when`: the request arrived, then waited in line past the close."""
@@ -67,8 +72,7 @@ def test_it_refuses_an_on_time_arrival_processed_after_the_grace(client_for, ope
 def test_it_ignores_a_forged_request_start_header_when_no_proxy_is_configured(client_for, open_question, bob):
     forged = f"t={(open_question.closes_at - timedelta(hours=1)).timestamp():.3f}"
     with time_machine.travel(open_question.closes_at + timedelta(seconds=1), tick=False):
-        response = client_for(bob).post(f"/api/questions/{open_question.pk}/predictions/", {"spec": POSTERIOR_SPEC},
-                                        format="json", HTTP_X_REQUEST_START=forged)
+        response = _post_stamped(client_for(bob), open_question, forged)
     assert response.status_code == 409
     assert not Prediction.objects.filter(author=bob).exists()
 
@@ -77,14 +81,8 @@ def test_it_uses_the_trusted_proxys_stamp_when_configured(client_for, open_quest
     settings.FA_REQUEST_START_HEADER = "X-Request-Start"
     stamp = f"t={(open_question.closes_at - timedelta(seconds=1)).timestamp():.3f}"
     with time_machine.travel(open_question.closes_at + timedelta(seconds=1), tick=False):
-        response = client_for(bob).post(f"/api/questions/{open_question.pk}/predictions/", {"spec": POSTERIOR_SPEC},
-                                        format="json", HTTP_X_REQUEST_START=stamp)
+        response = _post_stamped(client_for(bob), open_question, stamp)
     assert response.status_code == 201, response.json()
-
-
-def _post_stamped(client, question, stamp: str):
-    return client.post(f"/api/questions/{question.pk}/predictions/", {"spec": POSTERIOR_SPEC}, format="json",
-                       HTTP_X_REQUEST_START=stamp)
 
 
 def test_a_proxy_stamp_in_the_millisecond_that_holds_the_close_counts_as_after_it(
